@@ -1,0 +1,78 @@
+"""Every chat-server setting in one frozen dataclass: CLI flag = environment variable = field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+ENV_PREFIX = "CHAT_SERVER_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def default_store_url() -> str:
+    """A SQLite file in the user's data folder (e.g. ~/.local/share/chat-server/chat.db)."""
+    path = Path(platformdirs.user_data_dir("chat-server", appauthor=False)) / "chat.db"
+    return f"sqlite://{path}"
+
+
+def _opt(help_text: str, **meta: Any) -> Any:
+    return {"help": help_text, **meta}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings of one chat-server process. The ``help`` metadata feeds ``--help``."""
+
+    host: str = field(default="127.0.0.1", metadata=_opt("address to listen on"))
+    port: int = field(default=3000, metadata=_opt("TCP port to listen on (0: any free port)"))
+    store: str = field(
+        default_factory=default_store_url,
+        metadata=_opt(
+            "where data lives: sqlite:///PATH (default: a file in the user's data folder; "
+            "add ?synchronous=full to fsync every commit) or memory:// (lost on exit)",
+            metavar="URL",
+        ),
+    )
+    history_limit: int = field(
+        default=100,
+        metadata=_opt("messages per conversation sent in the 'users' event", metavar="N"),
+    )
+    max_message_length: int = field(
+        default=4000, metadata=_opt("longest message content, in characters", metavar="N")
+    )
+    max_payload: int = field(
+        default=64 * 1024,
+        metadata=_opt("largest Socket.IO packet accepted, in bytes", metavar="BYTES"),
+    )
+    unique_usernames: bool = field(
+        default=False,
+        metadata=_opt("refuse a username already in use (case-insensitively)"),
+    )
+    log_level: str = field(
+        default="info", metadata=_opt("logging level", choices=LOG_LEVELS, metavar="LEVEL")
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.history_limit < 0:
+            raise ValueError("history limit must be 0 or more")
+        if self.max_message_length < 1:
+            raise ValueError("max message length must be at least 1")
+        if self.max_payload < 1024:
+            raise ValueError("max payload must be at least 1024 bytes")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a setting: ``history_limit`` -> CHAT_SERVER_HISTORY_LIMIT."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def config_fields() -> list[Any]:
+    """The dataclass fields, in declaration order (for building the CLI)."""
+    return list(fields(Config))

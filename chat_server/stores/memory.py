@@ -1,0 +1,113 @@
+"""In-process store for throw-away runs and tests (``memory://``): lost on exit."""
+
+from __future__ import annotations
+
+import bisect
+import time
+
+from chat_server.protocol import username_key
+from chat_server.stores.base import (
+    Message,
+    Page,
+    Saved,
+    User,
+    UserIdTaken,
+    UsernameTaken,
+    conversation_key,
+)
+
+
+class MemoryStore:
+    """Everything in dicts and lists; every operation is synchronous under the hood, so
+    calls complete in the order they are made."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._user_list: list[User] = []
+        self._name_keys: set[str] = set()
+        self._sessions: dict[bytes, str] = {}
+        # conversation key -> messages (ids increase along the list) and their ids
+        self._convs: dict[tuple[str, str], list[Message]] = {}
+        self._conv_ids: dict[tuple[str, str], list[int]] = {}
+        self._peers: dict[str, dict[str, None]] = {}
+        self._by_client_id: dict[tuple[str, str], Message] = {}
+        self._next_id = 1
+        self._messages = 0
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to flush."""
+
+    async def create_user(
+        self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
+    ) -> User:
+        key = username_key(username)
+        if unique and key in self._name_keys:
+            raise UsernameTaken(username)
+        if user_id in self._users:
+            raise UserIdTaken(user_id)
+        user = User(user_id=user_id, username=username)
+        self._users[user_id] = user
+        self._user_list.append(user)
+        self._name_keys.add(key)
+        self._sessions[session_hash] = user_id
+        return user
+
+    async def user_for_session(self, session_hash: bytes) -> User | None:
+        user_id = self._sessions.get(session_hash)
+        return None if user_id is None else self._users.get(user_id)
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def list_users(self) -> list[User]:
+        return self._user_list
+
+    async def save_message(
+        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+    ) -> Saved:
+        if client_id is not None:
+            first = self._by_client_id.get((from_id, client_id))
+            if first is not None:
+                return Saved(first, created=False)
+        msg = Message(
+            id=self._next_id,
+            from_id=from_id,
+            to_id=to_id,
+            content=content,
+            ts=time.time_ns() // 1_000_000,
+            client_id=client_id,
+        )
+        self._next_id += 1
+        self._messages += 1
+        key = conversation_key(from_id, to_id)
+        self._convs.setdefault(key, []).append(msg)
+        self._conv_ids.setdefault(key, []).append(msg.id)
+        self._peers.setdefault(from_id, {})[to_id] = None
+        self._peers.setdefault(to_id, {})[from_id] = None
+        if client_id is not None:
+            self._by_client_id[(from_id, client_id)] = msg
+        return Saved(msg, created=True)
+
+    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
+        out: dict[str, Page] = {}
+        for peer in self._peers.get(user_id, {}):
+            msgs = self._convs[conversation_key(user_id, peer)]
+            out[peer] = Page(msgs[-limit:], has_more=len(msgs) > limit)
+        return out
+
+    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
+        key = conversation_key(user_id, peer_id)
+        msgs = self._convs.get(key, [])
+        end = (
+            len(msgs) if before is None else bisect.bisect_left(self._conv_ids.get(key, []), before)
+        )
+        start = max(0, end - limit)
+        return Page(msgs[start:end], has_more=start > 0)
+
+    async def counts(self) -> dict[str, int]:
+        return {"users": len(self._users), "messages": self._messages}

@@ -1,0 +1,354 @@
+"""The default store: one embedded SQLite file in WAL mode, written with group commit.
+
+All SQLite work runs on one dedicated thread, so the event loop never blocks on disk and
+the connection is never shared between threads. Messages saved concurrently by many
+handlers are written in one transaction per batch; no caller is answered before the
+transaction holding its message has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final, TypeVar
+
+from chat_server.protocol import username_key
+from chat_server.stores.base import (
+    Message,
+    Page,
+    Saved,
+    StoreUnavailable,
+    User,
+    UserIdTaken,
+    UsernameTaken,
+    conversation_key,
+)
+
+T = TypeVar("T")
+
+# Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a
+# released entry: append a new one.
+MIGRATIONS: Final[list[list[str]]] = [
+    [
+        """CREATE TABLE users (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL UNIQUE,
+            username TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX users_name_key ON users(name_key)",
+        """CREATE TABLE sessions (
+            token_hash BLOB PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            created_ms INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX sessions_user ON sessions(user_id)",
+        # a <= b: the conversation key, so one index serves both directions
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            from_id TEXT NOT NULL,
+            to_id TEXT NOT NULL,
+            content TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            client_id TEXT
+        )""",
+        "CREATE INDEX messages_conv ON messages(a, b, id)",
+        """CREATE UNIQUE INDEX messages_client ON messages(from_id, client_id)
+            WHERE client_id IS NOT NULL""",
+        # who has talked to whom, so a connect does not scan a user's messages
+        """CREATE TABLE peers (
+            user_id TEXT NOT NULL,
+            peer_id TEXT NOT NULL,
+            PRIMARY KEY (user_id, peer_id)
+        ) WITHOUT ROWID""",
+    ],
+]
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+SYNCHRONOUS_MODES: Final = ("off", "normal", "full", "extra")
+MAX_BATCH: Final = 512
+
+_MSG_COLUMNS = "id, from_id, to_id, content, ts, client_id"
+_SendArgs = tuple[str, str, str, str | None]
+
+
+def _row_to_message(row: tuple[int, str, str, str, int, str | None]) -> Message:
+    return Message(
+        id=row[0], from_id=row[1], to_id=row[2], content=row[3], ts=row[4], client_id=row[5]
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    (found,) = conn.execute("PRAGMA user_version").fetchone()
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {found} is newer than this chat-server ({SCHEMA_VERSION})"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in MIGRATIONS[version]:
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return int(found)
+
+
+class SqliteStore:
+    """SQLite back end (``sqlite:///path/to/file.db[?synchronous=normal|full]``)."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        self.path = path
+        self.synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._users: dict[str, User] = {}
+        self._user_list: list[User] = []
+        self._known_peers: set[tuple[str, str]] = set()
+        self._pending: list[tuple[_SendArgs, asyncio.Future[Saved]]] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._last_ts = 0
+        self._messages = 0
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise StoreUnavailable("store is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None, "store is not open"
+        return self._conn
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        migrate(conn)
+        self._conn = conn
+        rows = conn.execute("SELECT user_id, username FROM users ORDER BY seq").fetchall()
+        self._user_list = [User(user_id=u, username=n) for u, n in rows]
+        self._users = {u.user_id: u for u in self._user_list}
+        (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
+        (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
+        self._last_ts = last_ts or 0
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite")
+        await self._run(self._open_sync)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        while self._flush_task is not None:
+            await asyncio.shield(self._flush_task)
+        await self._run(self._close_sync)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+            self._conn = None
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # -- users ------------------------------------------------------------------------
+
+    def _create_user_sync(
+        self, user_id: str, username: str, session_hash: bytes, unique: bool
+    ) -> None:
+        key = username_key(username)
+        now = time.time_ns() // 1_000_000
+
+        def work(db: sqlite3.Connection) -> None:
+            if unique and db.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
+                raise UsernameTaken(username)
+            try:
+                db.execute(
+                    "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,?)",
+                    (user_id, username, key, now),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise UserIdTaken(user_id) from exc
+            db.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_ms) VALUES (?,?,?)",
+                (session_hash, user_id, now),
+            )
+
+        self._transaction(work)
+
+    async def create_user(
+        self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
+    ) -> User:
+        await self._run(self._create_user_sync, user_id, username, session_hash, unique)
+        user = User(user_id=user_id, username=username)
+        self._users[user_id] = user
+        self._user_list.append(user)
+        return user
+
+    def _session_user_sync(self, session_hash: bytes) -> str | None:
+        row = self._db.execute(
+            "SELECT user_id FROM sessions WHERE token_hash = ?", (session_hash,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def user_for_session(self, session_hash: bytes) -> User | None:
+        user_id = await self._run(self._session_user_sync, session_hash)
+        return None if user_id is None else self._users.get(user_id)
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def list_users(self) -> list[User]:
+        return self._user_list
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def save_message(
+        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+    ) -> Saved:
+        if self._executor is None:
+            raise StoreUnavailable("store is not open")
+        fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
+        self._pending.append(((from_id, to_id, content, client_id), fut))
+        if self._flush_task is None:
+            self._flush_task = asyncio.create_task(self._flush_loop())
+        return await fut
+
+    async def _flush_loop(self) -> None:
+        """Write pending messages in batches until none are left (group commit)."""
+        try:
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                try:
+                    results = await self._run(self._write_batch, [args for args, _ in batch])
+                except Exception as exc:
+                    err = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(err)
+                    continue
+                for (_, fut), saved in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(saved)
+        finally:
+            self._flush_task = None
+
+    def _write_batch(self, items: list[_SendArgs]) -> list[Saved]:
+        new_peers: set[tuple[str, str]] = set()
+
+        def work(db: sqlite3.Connection) -> list[Saved]:
+            out: list[Saved] = []
+            ts = max(time.time_ns() // 1_000_000, self._last_ts)
+            for from_id, to_id, content, client_id in items:
+                if client_id is not None:
+                    row = db.execute(
+                        f"SELECT {_MSG_COLUMNS} FROM messages WHERE from_id = ? AND client_id = ?",
+                        (from_id, client_id),
+                    ).fetchone()
+                    if row is not None:
+                        out.append(Saved(_row_to_message(row), created=False))
+                        continue
+                a, b = conversation_key(from_id, to_id)
+                cur = db.execute(
+                    "INSERT INTO messages (a, b, from_id, to_id, content, ts, client_id)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (a, b, from_id, to_id, content, ts, client_id),
+                )
+                assert cur.lastrowid is not None
+                msg = Message(cur.lastrowid, from_id, to_id, content, ts, client_id)
+                out.append(Saved(msg, created=True))
+                for pair in ((from_id, to_id), (to_id, from_id)):
+                    if pair not in self._known_peers and pair not in new_peers:
+                        db.execute("INSERT OR IGNORE INTO peers VALUES (?, ?)", pair)
+                        new_peers.add(pair)
+            return out
+
+        results = self._transaction(work)
+        # only after the commit: a rolled-back batch must not mark peers as known
+        self._known_peers |= new_peers
+        self._messages += sum(1 for r in results if r.created)
+        if results:
+            self._last_ts = max(self._last_ts, max(r.message.ts for r in results))
+        return results
+
+    def _page_sync(self, a: str, b: str, before: int | None, limit: int) -> Page:
+        if before is None:
+            rows = self._db.execute(
+                f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (a, b, limit + 1),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ? AND id < ?"
+                " ORDER BY id DESC LIMIT ?",
+                (a, b, before, limit + 1),
+            ).fetchall()
+        has_more = len(rows) > limit
+        return Page([_row_to_message(r) for r in reversed(rows[:limit])], has_more=has_more)
+
+    def _latest_by_peer_sync(self, user_id: str, limit: int) -> dict[str, Page]:
+        peers = self._db.execute("SELECT peer_id FROM peers WHERE user_id = ?", (user_id,))
+        return {
+            peer: self._page_sync(*conversation_key(user_id, peer), None, limit)
+            for (peer,) in peers.fetchall()
+        }
+
+    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
+        return await self._run(self._latest_by_peer_sync, user_id, limit)
+
+    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
+        a, b = conversation_key(user_id, peer_id)
+        return await self._run(self._page_sync, a, b, before, limit)
+
+    async def counts(self) -> dict[str, int]:
+        return {"users": len(self._users), "messages": self._messages}
+
+    async def explain_page_query(self) -> list[str]:
+        """The query plan of an older-page query (for tests that guard the index)."""
+
+        def explain() -> list[str]:
+            rows = self._db.execute(
+                f"EXPLAIN QUERY PLAN SELECT {_MSG_COLUMNS} FROM messages"
+                " WHERE a = ? AND b = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                ("x", "y", 10, 10),
+            ).fetchall()
+            return [str(r[-1]) for r in rows]
+
+        return await self._run(explain)

@@ -1,0 +1,1 @@
+"""chat-tui: the Textual terminal client (built in a later issue)."""
