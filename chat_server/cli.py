@@ -31,6 +31,13 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def _from_env(env: Mapping[str, str], var: str, convert: Any) -> Any:
+    try:
+        return convert(env[var])
+    except ValueError:
+        raise ValueError(f"{var}={env[var]!r} is not a valid value") from None
+
+
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     """One flag per Config field; each default comes from its environment variable."""
     parser = argparse.ArgumentParser(
@@ -49,7 +56,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             parser.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
-                default=_parse_bool(env[var]) if var in env else default,
+                default=_from_env(env, var, _parse_bool) if var in env else default,
                 help=help_text,
             )
             continue
@@ -57,7 +64,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         parser.add_argument(
             flag,
             type=kind,
-            default=kind(env[var]) if var in env else default,
+            default=_from_env(env, var, kind) if var in env else default,
             metavar=f.metadata.get("metavar", f.name.upper()),
             choices=f.metadata.get("choices"),
             help=help_text + " (default: %(default)s)",
@@ -71,7 +78,7 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     try:
         parser = build_parser(env)
     except ValueError as exc:
-        raise SystemExit(f"chat-server: bad environment variable: {exc}") from None
+        raise SystemExit(f"chat-server: {exc}") from None
     args = parser.parse_args(argv)
     values: dict[str, Any] = {f.name: getattr(args, f.name) for f in config_fields()}
     try:

@@ -1,0 +1,93 @@
+"""The Store contract, run against every back end through one parametrized fixture."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chat_server.stores import Store, UserIdTaken, UsernameTaken, make_store
+from chat_server.tokens import hash_session_id
+
+
+@pytest.fixture
+async def store(tmp_path: Path, store_kind: str) -> AsyncIterator[Store]:
+    url = "memory://" if store_kind == "memory" else f"sqlite://{tmp_path / 'c.db'}"
+    s = make_store(url)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_users_sessions_and_creation_order(store: Store) -> None:
+    a = await store.create_user("a1", "Alice", hash_session_id("sa"))
+    b = await store.create_user("b1", "bob", hash_session_id("sb"))
+    assert await store.user_for_session(hash_session_id("sa")) == a
+    assert await store.user_for_session(hash_session_id("nope")) is None
+    assert await store.get_user("b1") == b
+    assert await store.get_user("zz") is None
+    assert [u.user_id for u in await store.list_users()] == ["a1", "b1"]
+    assert (await store.counts())["users"] == 2
+
+
+async def test_unique_names_and_taken_ids(store: Store) -> None:
+    await store.create_user("a1", "Alice", hash_session_id("sa"))
+    with pytest.raises(UsernameTaken):
+        await store.create_user("a2", "aLiCe", hash_session_id("sb"), unique=True)
+    with pytest.raises(UserIdTaken):
+        await store.create_user("a1", "other", hash_session_id("sc"))
+    # not unique: same name is fine
+    await store.create_user("a3", "ALICE", hash_session_id("sd"))
+    assert [u.user_id for u in await store.list_users()] == ["a1", "a3"]
+
+
+async def test_concurrent_saves_complete_in_call_order(store: Store) -> None:
+    results = await asyncio.gather(*(store.save_message("a", "b", f"m{i}") for i in range(300)))
+    ids = [r.message.id for r in results]
+    assert ids == sorted(ids) and len(set(ids)) == 300
+    assert [r.message.content for r in results] == [f"m{i}" for i in range(300)]
+    ts = [r.message.ts for r in results]
+    assert ts == sorted(ts)
+    page = await store.history("b", "a", None, 200)
+    assert [m.content for m in page.messages] == [f"m{i}" for i in range(100, 300)]
+    assert page.has_more
+
+
+async def test_client_id_idempotency_even_within_one_batch(store: Store) -> None:
+    first, again, other = await asyncio.gather(
+        store.save_message("a", "b", "x", "c1"),
+        store.save_message("a", "b", "y", "c1"),
+        store.save_message("b", "a", "z", "c1"),
+    )
+    assert first.created and not again.created and other.created
+    assert again.message == first.message
+    assert (await store.counts())["messages"] == 2
+
+
+async def test_latest_by_peer_and_self_conversations(store: Store) -> None:
+    for i in range(5):
+        await store.save_message("a", "b", f"ab{i}")
+    await store.save_message("c", "a", "ca")
+    await store.save_message("a", "a", "self")
+    await store.save_message("b", "c", "bc")
+    latest = await store.latest_by_peer("a", 3)
+    assert set(latest) == {"b", "c", "a"}
+    assert [m.content for m in latest["b"].messages] == ["ab2", "ab3", "ab4"]
+    assert latest["b"].has_more
+    assert [m.content for m in latest["c"].messages] == ["ca"] and not latest["c"].has_more
+    assert [m.content for m in latest["a"].messages] == ["self"]
+    assert await store.latest_by_peer("nobody", 3) == {}
+
+
+async def test_history_pages_are_exact(store: Store) -> None:
+    saved = [(await store.save_message("a", "b", f"m{i}")).message for i in range(10)]
+    page = await store.history("a", "b", saved[5].id, 3)
+    assert page.messages == saved[2:5] and page.has_more
+    page = await store.history("b", "a", saved[3].id, 3)
+    assert page.messages == saved[0:3] and not page.has_more
+    page = await store.history("a", "b", saved[0].id, 3)
+    assert page.messages == [] and not page.has_more
+    assert (await store.history("a", "zz", None, 3)).messages == []
+    assert (await store.history("a", "zz", 5, 3)).messages == []
