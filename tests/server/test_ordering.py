@@ -8,7 +8,8 @@ import random
 from typing import Any
 
 from chat_server.stores import Saved, Store, make_store
-from tests.conftest import Harness
+from tests.conftest import Harness, wait_until
+from tests.server.test_tutorial_protocol import barrier
 
 
 class SlowStore:
@@ -51,3 +52,37 @@ async def test_per_connection_order_survives_a_slow_store(h: Harness) -> None:
         assert stored == [f"{i}:{k}" for k in range(per_sender)], "stored order"
         ids = [m["id"] for m in page["messages"]]
         assert ids == sorted(ids)
+
+
+class GatedStore(SlowStore):
+    """A real store whose save_message waits until the test opens the gate."""
+
+    def __init__(self, inner: Store) -> None:
+        super().__init__(inner, seed=0)
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def save_message(
+        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+    ) -> Saved:
+        self.waiting += 1
+        await self.gate.wait()
+        return await self._inner.save_message(from_id, to_id, content, client_id)
+
+
+async def test_nothing_is_delivered_or_acked_before_the_store_has_it(h: Harness) -> None:
+    store: Any = GatedStore(make_store(h.store_url()))
+    srv = await h.server(store=store)
+    alice = await h.login(srv, "alice")
+    alice2 = await h.resume(srv, alice.session_id)
+    bob = await h.login(srv, "bob")
+    ack = asyncio.create_task(alice.call("private message", {"content": "held", "to": bob.user_id}))
+    await wait_until(lambda: store.waiting == 1, "the save to start")
+    await barrier(bob)
+    await barrier(alice2)
+    assert bob.of("private message") == [] and alice2.of("private message") == []
+    assert not ack.done()
+    store.gate.set()
+    assert (await ack)["message"]["content"] == "held"
+    await bob.wait_for("private message")
+    await alice2.wait_for("private message")
