@@ -1,1 +1,1 @@
-"""chat-tui: the Textual terminal client (built in a later issue)."""
+"""chat-tui: the Textual terminal client for chat-server."""

@@ -1,0 +1,183 @@
+"""The Socket.IO connection: turns server events into Textual messages, nothing else.
+
+It runs its own reconnect loop (exponential backoff with jitter) instead of
+python-socketio's, so the status line can say which attempt is next and when, and so a
+refused session stops the loop until the user logs in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+from textual.message import Message
+
+from chat_server import protocol as p
+from chat_tui.state import backoff_delay
+
+
+class ChatClient:
+    """One server, one identity; ``post`` delivers the messages below to the app."""
+
+    class Connecting(Message):
+        def __init__(self, attempt: int) -> None:
+            super().__init__()
+            self.attempt = attempt
+
+    class Connected(Message):
+        pass
+
+    class Disconnected(Message):
+        pass
+
+    class Retrying(Message):
+        """Connecting failed or the link dropped; the next attempt is in ``delay`` s."""
+
+        def __init__(self, attempt: int, delay: float, reason: str) -> None:
+            super().__init__()
+            self.attempt, self.delay, self.reason = attempt, delay, reason
+
+    class Refused(Message):
+        """The server refused the handshake (``invalid username``): log in again."""
+
+        def __init__(self, message: str, reason: str) -> None:
+            super().__init__()
+            self.message, self.reason = message, reason
+
+    class Event(Message):
+        """A server event: ``name`` is the wire name, ``data`` its payload."""
+
+        def __init__(self, name: str, data: Any) -> None:
+            super().__init__()
+            self.name, self.data = name, data
+
+    EVENTS = (p.SESSION, p.USERS, p.USER_CONNECTED, p.USER_DISCONNECTED, p.PRIVATE_MESSAGE)
+
+    def __init__(
+        self,
+        url: str,
+        post: Callable[[Message], object],
+        *,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.post = post
+        self.auth: dict[str, str] = {}
+        self.ack_timeout = ack_timeout
+        self.sio: socketio.AsyncClient | None = None
+        self._wake = asyncio.Event()
+        self._stopped = False
+
+    @property
+    def connected(self) -> bool:
+        return self.sio is not None and self.sio.connected
+
+    def _new_client(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+        for name in self.EVENTS:
+            sio.on(name, self._forward(name))
+        return sio
+
+    def _forward(self, name: str) -> Callable[..., None]:
+        def handler(*args: Any) -> None:
+            self.post(self.Event(name, args[0] if args else None))
+
+        return handler
+
+    @staticmethod
+    def _refusal_recorder(into: list[dict[str, Any]]) -> Callable[..., None]:
+        def record(data: Any = None) -> None:
+            into.append(data if isinstance(data, dict) else {})
+
+        return record
+
+    def login(self, auth: dict[str, str]) -> None:
+        """Use these credentials from now on, and try at once."""
+        self.auth = dict(auth)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    async def _sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or less when woken (new credentials, stop)."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def run(self) -> None:
+        """Connect, stay connected, reconnect with backoff; until stop()."""
+        attempt = 0
+        while not self._stopped:
+            if not self.auth:
+                await self._sleep(3600)
+                continue
+            sio = self._new_client()
+            refused: list[dict[str, Any]] = []
+            lost = asyncio.Event()
+            # sio.wait() would notice a lost link a second late; this hears it at once
+            sio.on("disconnect", lambda *_, lost=lost: lost.set())
+            sio.on("connect_error", self._refusal_recorder(refused))
+            self.post(self.Connecting(attempt + 1))
+            try:
+                await sio.connect(
+                    self.url, auth=self.auth, transports=["websocket"], wait_timeout=10
+                )
+            except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
+                await self._close(sio)
+                message = str(refused[-1].get("message", "")) if refused else ""
+                if message == p.INVALID_USERNAME:
+                    data = refused[-1].get("data")
+                    reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
+                    self.auth = {}
+                    self.post(self.Refused(message, reason))
+                    attempt = 0
+                    continue
+                attempt += 1
+                delay = backoff_delay(attempt)
+                self.post(self.Retrying(attempt, delay, message or str(exc) or "unreachable"))
+                await self._sleep(delay)
+                continue
+            attempt = 0
+            self.sio = sio
+            self.post(self.Connected())
+            await lost.wait()
+            self.sio = None
+            await self._close(sio)
+            if self._stopped:
+                break
+            self.post(self.Disconnected())
+            attempt = 1
+            delay = backoff_delay(attempt)
+            self.post(self.Retrying(attempt, delay, "connection lost"))
+            await self._sleep(delay)
+
+    async def _close(self, sio: socketio.AsyncClient) -> None:
+        with contextlib.suppress(Exception):
+            await sio.disconnect()
+
+    async def shutdown(self) -> None:
+        self.stop()
+        if self.sio is not None:
+            await self._close(self.sio)
+
+    async def emit(self, event: str, data: Any) -> None:
+        """Send without an ack (servers that speak only the tutorial's protocol)."""
+        if self.sio is None:
+            raise ConnectionError("not connected")
+        await self.sio.emit(event, data)
+
+    async def call(self, event: str, data: Any) -> Any:
+        """Send and wait for the ack; raises ConnectionError or TimeoutError."""
+        if self.sio is None:
+            raise ConnectionError("not connected")
+        try:
+            return await self.sio.call(event, data, timeout=self.ack_timeout)
+        except socketio.exceptions.TimeoutError as exc:
+            raise TimeoutError(str(exc)) from None
+        except socketio.exceptions.BadNamespaceError as exc:
+            raise ConnectionError(str(exc)) from None

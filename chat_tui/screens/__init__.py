@@ -1,0 +1,1 @@
+"""Screens of chat-tui, one per module."""

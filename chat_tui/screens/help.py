@@ -1,0 +1,44 @@
+"""The F1 help screen: every key."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: list[tuple[str, str]] = [
+    ("Enter", "send the message"),
+    ("Alt+Enter / Ctrl+J", "new line in the message"),
+    ("Up (empty composer)", "recall your last message"),
+    ("Ctrl+N / Ctrl+P", "next / previous conversation"),
+    ("Alt+A", "next conversation with unread messages"),
+    ("Ctrl+K", "quick switcher: type a name, Enter opens it"),
+    ("PageUp / PageDown", "scroll; PageUp at the top loads older messages"),
+    ("Ctrl+R", "retry the failed messages of this conversation"),
+    ("F1", "this help"),
+    ("Ctrl+Q", "quit"),
+    ("Mouse", "click a user to open; wheel scrolls the conversation"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the keys; Escape or F1 closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with Vertical(id="help-box"):
+            yield Static("Keys", id="help-title", markup=False)
+            yield Static(table)
+            yield Static("Escape closes", id="help-hint", markup=False)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

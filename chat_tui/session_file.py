@@ -1,0 +1,127 @@
+"""Where the session and the outbox live on disk, and how they are written.
+
+One session file per server and profile in the user's data folder, JSON, mode 0600 in a
+0700 folder, written atomically (temporary file, fsync, rename). The outbox, the messages
+not yet acknowledged, lives beside it, so a message typed while offline survives a quit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+
+class CorruptFile(Exception):
+    """A session or outbox file that cannot be read; it was moved aside."""
+
+
+def default_folder() -> Path:
+    return Path(platformdirs.user_data_dir("chat-tui", appauthor=False)) / "sessions"
+
+
+def session_path(server: str, profile: str, folder: Path | None = None) -> Path:
+    """``<data>/sessions/<host>_<port>.<profile>.json`` for a server URL and a profile."""
+    parts = urlsplit(server)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", parts.hostname or "localhost")
+    safe_profile = re.sub(r"[^A-Za-z0-9._-]", "_", profile) or "default"
+    return (folder or default_folder()) / f"{host}_{port}.{safe_profile}.json"
+
+
+def write_private(path: Path, data: Any) -> None:
+    """Write JSON atomically, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(data, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with_suppressed_unlink(tmp)
+        raise
+
+
+def with_suppressed_unlink(path: str | Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``, None when absent; a corrupt file is renamed to ``*.corrupt``
+    and reported with CorruptFile so the caller can start fresh and say why."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        raise CorruptFile(f"{path} could not be read; moved it to {aside.name}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What is kept of a login: the secret sessionID and who it makes you."""
+
+    sessionID: str
+    userID: str
+    username: str
+    server: str
+
+
+class SessionFile:
+    """The session file of one server and profile, and its outbox beside it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.outbox_path = path.with_name(path.stem + ".outbox.json")
+
+    def load(self) -> Session | None:
+        data = read_json(self.path)
+        if data is None:
+            return None
+        try:
+            return Session(
+                **{k: str(data[k]) for k in ("sessionID", "userID", "username", "server")}
+            )
+        except (KeyError, TypeError):
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            os.replace(self.path, aside)
+            raise CorruptFile(
+                f"{self.path} is not a session file; moved it to {aside.name}"
+            ) from None
+
+    def save(self, session: Session) -> None:
+        write_private(self.path, asdict(session))
+
+    def load_outbox(self) -> list[dict[str, str]]:
+        data = read_json(self.outbox_path)
+        if not isinstance(data, list):
+            return []
+        return [
+            {k: str(item[k]) for k in ("clientId", "to", "content")}
+            for item in data
+            if isinstance(item, dict)
+            and all(isinstance(item.get(k), str) for k in ("clientId", "to", "content"))
+        ]
+
+    def save_outbox(self, items: list[dict[str, str]]) -> None:
+        if items:
+            write_private(self.outbox_path, items)
+        else:
+            with_suppressed_unlink(self.outbox_path)

@@ -1,0 +1,1 @@
+"""Widgets of chat-tui, one per module."""

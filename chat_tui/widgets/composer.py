@@ -1,0 +1,44 @@
+"""Where you write: Enter sends, Alt+Enter or Ctrl+J starts a new line, Up recalls."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class Composer(TextArea):
+    """A multi-line input whose Enter sends the whole text as one message."""
+
+    class Submitted(Message):
+        """The user pressed Enter with something to send."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, compact=True)
+        self.last_sent = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text
+            if text.strip():
+                self.last_sent = text
+                self.clear()
+                self.post_message(self.Submitted(text))
+            return
+        if event.key in ("ctrl+j", "alt+enter", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key == "up" and not self.text and self.last_sent:
+            event.stop()
+            event.prevent_default()
+            self.insert(self.last_sent)
+            return
+        await super()._on_key(event)

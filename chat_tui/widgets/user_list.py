@@ -1,0 +1,47 @@
+"""The roster: yourself first, then everyone by name, with status icons and unread counts."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from chat_tui.render import safe_text
+from chat_tui.state import ChatState
+
+ONLINE, OFFLINE = "●", "○"  # filled / hollow: tells the two apart without colour
+
+
+class UserList(OptionList):
+    """One row per user; selecting a row opens that conversation."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "user-list--online",
+        "user-list--offline",
+        "user-list--unread",
+        "user-list--self",
+    }
+
+    def show(self, state: ChatState, names: dict[str, str]) -> None:
+        """Rebuild the rows from the state, keeping the open conversation highlighted."""
+        online = self.get_component_rich_style("user-list--online", partial=True)
+        offline = self.get_component_rich_style("user-list--offline", partial=True)
+        unread_style = self.get_component_rich_style("user-list--unread", partial=True)
+        options = []
+        for contact in state.ordered():
+            status = online if contact.connected else offline
+            row = Text(no_wrap=True, overflow="ellipsis")
+            row.append(ONLINE if contact.connected else OFFLINE, status)
+            row.append(" ")
+            row.append(safe_text(names[contact.user_id]).replace("\n", " "))
+            row.append(" online" if contact.connected else " offline", status)
+            if contact.unread:
+                row.append(f" [{contact.unread}]", unread_style)
+            options.append(Option(row, id=contact.user_id))
+        highlighted = state.open_id
+        self.clear_options()
+        self.add_options(options)
+        if highlighted is not None and highlighted in state.contacts:
+            self.highlighted = self.get_option_index(highlighted)
