@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -32,7 +33,7 @@ class ChatApp(App[None]):
     """The chat-tui application."""
 
     TITLE = "chat-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -113,6 +114,8 @@ class ChatApp(App[None]):
         self.state.set_self_connected(True)
         self._status("connected", self.server_url)
         self.refresh_roster()
+        # "users" arrives before connect() returns, so its kick may have found no link yet
+        self.kick_outbox()
 
     def on_chat_client_disconnected(self, _: ChatClient.Disconnected) -> None:
         self.state.set_self_connected(False)

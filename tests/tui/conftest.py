@@ -1,0 +1,101 @@
+"""Fixtures for driving chat-tui with Textual's pilot against a real chat-server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from chat_tui.app import ChatApp
+from chat_tui.screens.chat import ChatScreen
+from chat_tui.session_file import SessionFile
+from chat_tui.state import Delivery
+from chat_tui.widgets.conversation import ConversationView
+from chat_tui.widgets.status_bar import StatusBar
+from chat_tui.widgets.user_list import UserList
+from tests.conftest import Harness, wait_until
+
+SIZE = (120, 36)
+
+
+class RecordingApp(ChatApp):
+    """The real app; it only counts the bells it rings, so tests can see them."""
+
+    bells = 0
+
+    def bell(self) -> None:
+        self.bells += 1
+
+
+def session_file(tmp_path: Path, name: str = "me") -> SessionFile:
+    return SessionFile(tmp_path / "tui" / f"{name}.json")
+
+
+@asynccontextmanager
+async def running(app: ChatApp) -> AsyncIterator[Pilot[None]]:
+    async with app.run_test(size=SIZE) as pilot:
+        yield pilot
+
+
+def roster_rows(app: ChatApp) -> list[str]:
+    """The user list as the screen shows it, one string per row."""
+    users = app.screen.query_one(UserList)
+    return [str(users.get_option_at_index(i).prompt) for i in range(users.option_count)]
+
+
+def conversation_lines(app: ChatApp) -> list[str]:
+    """Every line of the open conversation, as drawn (the visible ones by render_line)."""
+    view = app.screen.query_one(ConversationView)
+    return ["".join(part for _, part in line.parts) for line in view._lines]
+
+
+def visible_lines(app: ChatApp) -> list[str]:
+    view = app.screen.query_one(ConversationView)
+    return [view.render_line(y).text.rstrip() for y in range(view.size.height)]
+
+
+def status_text(app: ChatApp) -> str:
+    return str(app.screen.query_one(StatusBar).render())
+
+
+def on_chat(app: ChatApp) -> bool:
+    return isinstance(app.screen, ChatScreen)
+
+
+async def chat_ready(app: ChatApp, *names: str) -> None:
+    """Wait until the chat screen is up and lists these usernames."""
+    await wait_until(
+        lambda: on_chat(app) and all(any(n in r for r in roster_rows(app)) for n in names),
+        f"chat screen with {names}",
+    )
+
+
+def delivered(app: ChatApp, peer: str) -> list[tuple[str, Delivery]]:
+    contact = app.state.contacts[peer]
+    return [(m.content, m.delivery) for m in contact.messages]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+MakeApp = Callable[..., RecordingApp]
+
+
+@pytest.fixture
+def make_app(h: Harness) -> MakeApp:
+    def make(url: str, sf: SessionFile, **kw: Any) -> RecordingApp:
+        return RecordingApp(url, sf, **kw)
+
+    return make
+
+
+@pytest.fixture(params=["sqlite"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """TUI tests run on the default store only (the server suite covers both)."""
+    return str(request.param)

@@ -1,0 +1,70 @@
+"""The session file and the outbox on disk; the helpers that make text safe to show."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from chat_tui.render import one_line, safe_text
+from chat_tui.session_file import CorruptFile, Session, SessionFile, session_path
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_session_file_is_private_atomic_and_round_trips(tmp_path: Path) -> None:
+    f = SessionFile(tmp_path / "sessions" / "s.json")
+    assert f.load() is None
+    session = Session("a" * 32, "b" * 16, "alice", "http://127.0.0.1:3000")
+    f.save(session)
+    assert f.load() == session
+    assert mode(f.path) == 0o600 and mode(f.path.parent) == 0o700
+    assert [p.name for p in f.path.parent.iterdir()] == ["s.json"]  # no temporary left
+
+
+def test_outbox_round_trips_and_disappears_when_empty(tmp_path: Path) -> None:
+    f = SessionFile(tmp_path / "s.json")
+    assert f.load_outbox() == []
+    items = [{"clientId": "c1", "to": "u", "content": "hi\nthere"}]
+    f.save_outbox(items)
+    assert f.load_outbox() == items and mode(f.outbox_path) == 0o600
+    f.save_outbox([])
+    assert not f.outbox_path.exists()
+
+
+@pytest.mark.parametrize("junk", ["{not json", "[1, 2]", '{"sessionID": "x"}'])
+def test_a_corrupt_session_file_is_moved_aside_with_a_clear_message(
+    tmp_path: Path, junk: str
+) -> None:
+    f = SessionFile(tmp_path / "s.json")
+    f.path.write_text(junk)
+    with pytest.raises(CorruptFile, match=r"moved it to s\.json\.corrupt"):
+        f.load()
+    assert not f.path.exists() and (tmp_path / "s.json.corrupt").read_text() == junk
+    assert f.load() is None  # a fresh start
+
+
+def test_outbox_keeps_only_well_formed_items(tmp_path: Path) -> None:
+    f = SessionFile(tmp_path / "s.json")
+    f.outbox_path.write_text('[{"clientId": "c", "to": "u", "content": "ok"}, {"to": 5}, "x"]')
+    assert f.load_outbox() == [{"clientId": "c", "to": "u", "content": "ok"}]
+
+
+def test_session_paths_per_server_and_profile(tmp_path: Path) -> None:
+    a = session_path("http://127.0.0.1:3000", "default", tmp_path)
+    assert a == tmp_path / "127.0.0.1_3000.default.json"
+    assert session_path("https://chat.example.org", "work/../x", tmp_path).name == (
+        "chat.example.org_443.work_.._x.json"
+    )
+
+
+def test_control_characters_become_visible() -> None:
+    assert safe_text("plain [bold]x[/]") == "plain [bold]x[/]"
+    assert safe_text("\x1b[2Jgone\x07") == "␛[2Jgone␇"
+    assert safe_text("a\tb\nc") == "a    b\nc"
+    assert safe_text("\x9bx") == "\ufffdx"
+    assert one_line("a\n\nb   c", 10) == "a b c"
+    assert one_line("x" * 100, 10) == "x" * 9 + "…"
