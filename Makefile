@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test pytest lint format clean js-deps
+.PHONY: run tui test pytest lint format clean js-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/chat-server $(ARGS)
+
+tui: $(STAMP)
+	$(BIN)/chat-tui $(ARGS)
 
 # node_modules for the JavaScript interop tests (the tutorial's Socket.IO client)
 tests/js/node_modules/.installed: tests/js/package.json

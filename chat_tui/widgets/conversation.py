@@ -233,6 +233,20 @@ class ConversationView(ScrollView, can_focus=True):
 
 def _wrap(paragraph: str, width: int) -> list[str]:
     """Split a paragraph into chunks of at most ``width`` cells, at spaces when possible."""
+    if paragraph.isascii():
+        # printable ASCII (safe_text replaced the controls): one cell per character, so a
+        # plain greedy split does what Rich's general wrapper does, many times faster
+        out = []
+        while len(paragraph) > width:
+            cut = paragraph.rfind(" ", 0, width + 1)
+            if cut <= 0:
+                out.append(paragraph[:width])
+                paragraph = paragraph[width:]
+            else:
+                out.append(paragraph[:cut])
+                paragraph = paragraph[cut + 1 :]
+        out.append(paragraph)
+        return out
     if cell_len(paragraph) <= width:
         return [paragraph]
     lines = Text(paragraph).wrap(_CONSOLE, width)

@@ -302,3 +302,29 @@ async def test_a_pasted_multi_line_text_is_one_message(
         assert got["content"] == "first line\nsecond line\nthird"
         await bob.sio.call("history", {"with": bob.user_id})
         assert len(bob.of("private message")) == 1
+
+
+async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(
+    h: Harness, make_app: MakeApp, tmp_path: Path
+) -> None:
+    srv = await h.server(max_message_length=10)
+    bob = await h.login(srv, "bob")
+    app = make_app(srv.url, session_file(tmp_path), username="amy")
+    async with running(app) as pilot:
+        await chat_ready(app, "bob")
+        await pilot.press(*"far too long for this server", "enter")
+        await wait_until(
+            lambda: (
+                delivered(app, bob.user_id) == [("far too long for this server", Delivery.FAILED)]
+            ),
+            "failed",
+        )
+        assert any("✗ not sent: content too long" in line for line in conversation_lines(app))
+        assert not session_file(tmp_path).outbox_path.exists()  # refused: not retried by itself
+        await pilot.press("ctrl+r")
+        await wait_until(
+            lambda: app.state.contacts[bob.user_id].messages[0].error is not None, "refused again"
+        )
+        await pilot.press(*"short", "enter")
+        (got,) = await bob.wait_for("private message")
+        assert got["content"] == "short"

@@ -68,3 +68,56 @@ def test_control_characters_become_visible() -> None:
     assert safe_text("\x9bx") == "\ufffdx"
     assert one_line("a\n\nb   c", 10) == "a b c"
     assert one_line("x" * 100, 10) == "x" * 9 + "…"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York", "Australia/Lord_Howe"])
+def test_cached_local_times_match_datetime(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-hour cache gives the same clock times and days as a direct conversion,
+    across DST changes and half-hour offsets."""
+    import random
+    import time
+    from datetime import datetime
+
+    from chat_tui import render
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    render._hour_start.cache_clear()
+    try:
+        rnd = random.Random(zone)
+        for _ in range(3000):
+            ts = rnd.randrange(1_600_000_000_000, 1_900_000_000_000)
+            local = datetime.fromtimestamp(ts / 1000).astimezone()
+            assert render.time_of_day(ts) == local.strftime("%H:%M"), ts
+            assert render.day_label(ts) == f"{local:%A} {local.day} {local:%B %Y}", ts
+            other = ts + rnd.randrange(-(10**8), 10**8)
+            assert render.same_day(ts, other) == (
+                local.date() == datetime.fromtimestamp(other / 1000).astimezone().date()
+            )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        render._hour_start.cache_clear()
+    assert render.time_of_day(None) == "     "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "short",
+        "a b c " * 40,
+        "x" * 250,
+        "word " * 3 + "y" * 90 + " tail",
+        "  lead and  double  spaces " * 6,
+        "émoji 👩‍💻 " * 20,
+        "中文字符" * 30,
+    ],
+)
+def test_wrapping_keeps_every_character_within_the_width(text: str) -> None:
+    from rich.cells import cell_len
+
+    from chat_tui.widgets.conversation import _wrap
+
+    chunks = _wrap(text, 37)
+    assert all(cell_len(c) <= 37 for c in chunks)
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
