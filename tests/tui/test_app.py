@@ -266,12 +266,12 @@ async def test_keys_switcher_help_newlines_and_recall(
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert on_chat(app)
-        await pilot.press(*"line one", "ctrl+j", *"line two", "enter")
+        await pilot.press(*"line one", "ctrl+j", *"line two", "alt+enter", *"3", "enter")
         (got,) = await carol.wait_for("private message")
-        assert got["content"] == "line one\nline two"
+        assert got["content"] == "line one\nline two\n3"
         composer = app.screen.query_one(Composer)
         await pilot.press("up")  # recall into the empty composer
-        assert composer.text == "line one\nline two"
+        assert composer.text == "line one\nline two\n3"
         composer.clear()
         app.screen.query_one(Composer).focus()
         await pilot.press("enter")  # empty: nothing is sent
@@ -328,3 +328,20 @@ async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(
         await pilot.press(*"short", "enter")
         (got,) = await bob.wait_for("private message")
         assert got["content"] == "short"
+
+
+async def test_the_login_screen_shows_the_servers_refusal_inline(
+    h: Harness, make_app: MakeApp, tmp_path: Path
+) -> None:
+    srv = await h.server(unique_usernames=True)
+    await h.login(srv, "taken")
+    app = make_app(srv.url, session_file(tmp_path))
+    async with running(app) as pilot:
+        await pilot.press(*"TAKEN", "enter")
+        await wait_until(
+            lambda: "username taken" in str(app.screen.query_one("#login-error").render()),
+            "the refusal under the field",
+        )
+        assert isinstance(app.screen, LoginScreen)
+        await pilot.press("end", *"2", "enter")
+        await chat_ready(app, "TAKEN2 (yourself)")
