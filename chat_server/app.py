@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 from typing import Any
 
 import socketio
@@ -11,8 +14,8 @@ from aiohttp import web
 from chat_server import __version__
 from chat_server.config import Config
 from chat_server.namespace import ChatNamespace
-from chat_server.presence import LocalPresence, Presence
-from chat_server.stores import Store, make_store
+from chat_server.presence import LocalPresence, Presence, RedisPresence
+from chat_server.stores import Store, StoreUnavailable, make_store
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,13 @@ CONFIG_KEY = web.AppKey("config", Config)
 
 
 def create_sio(config: Config) -> socketio.AsyncServer:
-    """The Socket.IO server with the settings the protocol relies on."""
+    """The Socket.IO server with the settings the protocol relies on. With a bus URL,
+    emits reach the sockets of every process through Redis pub/sub."""
+    manager = None
+    if config.bus_url is not None:
+        manager = socketio.AsyncRedisManager(config.bus_url, channel="chat-server")
     return socketio.AsyncServer(
+        client_manager=manager,
         async_mode="aiohttp",
         # events of one connection are awaited in order (see namespace.py)
         async_handlers=False,
@@ -53,28 +61,62 @@ async def drop_transports(sio: socketio.AsyncServer) -> None:
     sio.eio.sockets.clear()
 
 
+async def stop_bus(sio: socketio.AsyncServer) -> None:
+    """Stop the Redis manager's listener task and close its connection (python-socketio
+    leaves both running after shutdown)."""
+    manager = sio.manager
+    task = getattr(manager, "thread", None)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    redis = getattr(manager, "redis", None)
+    if redis is not None:
+        with contextlib.suppress(Exception):
+            await redis.aclose()
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and a few figures: version, store kind, sockets, users."""
+    """Health and a few figures: version, store kind, sockets, users. 503 while the
+    store (or shared presence) cannot be reached."""
     app = request.app
     namespace = app[NAMESPACE_KEY]
     store = app[STORE_KEY]
     body: dict[str, Any] = {
         "status": "ok",
         "version": __version__,
+        "pid": os.getpid(),
         "store": store.kind,
         "sockets": await namespace.presence.socket_count(),
-        "online": len(await namespace.presence.online()),
     }
-    body.update(await store.counts())
+    try:
+        body["online"] = len(await namespace.presence.online())
+        body.update(await store.counts())
+    except StoreUnavailable as exc:
+        body.update(status="unavailable", error=str(exc))
+        return web.json_response(body, status=503)
     return web.json_response(body)
+
+
+async def retention_loop(store: Store, every: float = 3600.0) -> None:
+    """Apply the store's retention now and then every ``every`` seconds."""
+    while True:
+        try:
+            removed = await store.apply_retention()
+            if removed:
+                log.info("retention removed %d old messages", removed)
+        except StoreUnavailable as exc:
+            log.warning("retention skipped: %s", exc)
+        await asyncio.sleep(every)
 
 
 def create_app(
     config: Config, store: Store | None = None, presence: Presence | None = None
 ) -> web.Application:
     """Build the application. The store is opened on start-up and closed on clean-up."""
-    store = store if store is not None else make_store(config.store)
-    presence = presence if presence is not None else LocalPresence()
+    store = store if store is not None else make_store(config.store, config.retention)
+    if presence is None:
+        presence = RedisPresence(config.bus_url) if config.bus_url else LocalPresence()
     sio = create_sio(config)
     namespace = ChatNamespace(config, store, presence)
     sio.register_namespace(namespace)
@@ -87,15 +129,24 @@ def create_app(
     sio.attach(app)
     app.router.add_get("/healthz", healthz)
 
+    tasks: list[asyncio.Task[None]] = []
+
     async def open_store(_app: web.Application) -> None:
         await store.open()
+        await presence.start(namespace.announce_offline)
+        if config.retention:
+            tasks.append(asyncio.create_task(retention_loop(store)))
 
     async def close_connections(_app: web.Application) -> None:
         namespace.shutting_down = True
         await drop_transports(sio)
         await sio.shutdown()
+        await stop_bus(sio)
 
     async def close_store(_app: web.Application) -> None:
+        for task in tasks:
+            task.cancel()
+        await presence.stop()
         await store.close()
 
     app.on_startup.append(open_store)

@@ -8,7 +8,10 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +49,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "set with the environment variable shown in brackets.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # set by the --workers master on the processes it starts: bind with SO_REUSEPORT
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     defaults = Config()
     for f in config_fields():
         flag = "--" + f.name.replace("_", "-")
@@ -72,7 +77,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def parse_args(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Config, argparse.Namespace]:
     """Config from command-line arguments over environment variables over defaults."""
     env = os.environ if env is None else env
     try:
@@ -82,10 +89,14 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     args = parser.parse_args(argv)
     values: dict[str, Any] = {f.name: getattr(args, f.name) for f in config_fields()}
     try:
-        return Config(**values)
+        return Config(**values), args
     except ValueError as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits
+
+
+def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    return parse_args(argv, env)[0]
 
 
 def redact_url(url: str) -> str:
@@ -97,7 +108,7 @@ def redact_url(url: str) -> str:
     return url
 
 
-async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
+async def serve(config: Config, *, reuse_port: bool = False) -> None:
     """Run until SIGINT or SIGTERM, then close connections and the store."""
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -107,12 +118,11 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
+        await web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port or None).start()
         port = runner.addresses[0][1]
-        print(f"chat-server {__version__} listening on http://{config.host}:{port}", flush=True)
+        who = f"worker {os.getpid()}" if reuse_port else f"chat-server {__version__}"
+        print(f"{who} listening on http://{config.host}:{port}", flush=True)
         print(f"store: {redact_url(config.store)}", flush=True)
-        if ready is not None:
-            ready.set()
         await stop.wait()
         print("shutting down", flush=True)
     finally:
@@ -121,9 +131,89 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         await runner.cleanup()
 
 
+def _wait_accepting(
+    host: str, port: int, workers: list[subprocess.Popen[bytes]], stopped: Any, timeout: float = 60
+) -> bool:
+    """Wait until a worker accepts connections on the port (False: all died, or stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopped():
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            if all(w.poll() is not None for w in workers):
+                log.error("every worker exited before listening")
+                return False
+            time.sleep(0.05)
+    return False
+
+
+def run_workers(config: Config, argv: Sequence[str]) -> int:
+    """The --workers master: N chat-server processes on one port (SO_REUSEPORT), each
+    restarted when it dies, all stopped on SIGINT/SIGTERM. It serves nothing itself."""
+    # hold the port (with SO_REUSEPORT, not listening) so that port 0 means one port
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((config.host, config.port))
+    port = holder.getsockname()[1]
+    command = [sys.executable, "-m", "chat_server", *argv]
+    command += ["--port", str(port), "--workers", "1", "--reuse-port"]
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    workers = [subprocess.Popen(command) for _ in range(config.workers)]
+    if not _wait_accepting(config.host, port, workers, lambda: stopping):
+        stopping = True
+    else:
+        print(
+            f"chat-server {__version__} listening on http://{config.host}:{port} "
+            f"({config.workers} workers)",
+            flush=True,
+        )
+        print(f"store: {redact_url(config.store)}", flush=True)
+    started = [time.monotonic()] * len(workers)
+    quick_deaths = [0] * len(workers)
+    restart_at: list[float | None] = [None] * len(workers)
+    while not stopping:
+        now = time.monotonic()
+        for i, proc in enumerate(workers):
+            if restart_at[i] is not None:
+                if now >= (restart_at[i] or 0):
+                    workers[i], started[i], restart_at[i] = subprocess.Popen(command), now, None
+                continue
+            code = proc.poll()
+            if code is None:
+                continue
+            # a worker that dies soon after starting is restarted ever more slowly
+            quick_deaths[i] = quick_deaths[i] + 1 if now - started[i] < 10 else 0
+            delay = min(10.0, 0.25 * 2 ** quick_deaths[i]) if quick_deaths[i] else 0.0
+            log.warning("worker %d exited with %s; restarting in %.1fs", proc.pid, code, delay)
+            restart_at[i] = now + delay
+        time.sleep(0.1)
+    print("shutting down", flush=True)
+    for proc in workers:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for proc in workers:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    holder.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chat-server`` and ``python -m chat_server``."""
-    config = parse_config(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, args = parse_args(argv)
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -131,8 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # aiohttp's access log lines carry nothing secret but are noise at info level
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if config.workers > 1:
+        return run_workers(config, argv)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, reuse_port=args.reuse_port))
     except OSError as exc:
         print(f"chat-server: {exc}", file=sys.stderr)
         return 1

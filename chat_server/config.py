@@ -47,6 +47,24 @@ class Config:
         default=64 * 1024,
         metadata=_opt("largest Socket.IO packet accepted, in bytes", metavar="BYTES"),
     )
+    retention: int = field(
+        default=0,
+        metadata=_opt("delete messages older than DAYS days (0: keep forever)", metavar="DAYS"),
+    )
+    bus: str = field(
+        default="",
+        metadata=_opt(
+            "Redis URL that carries events between processes (default: the store's URL "
+            "when it is redis://)",
+            metavar="URL",
+        ),
+    )
+    workers: int = field(
+        default=1,
+        metadata=_opt(
+            "processes sharing the port (more than 1 needs a redis:// store)", metavar="N"
+        ),
+    )
     unique_usernames: bool = field(
         default=False,
         metadata=_opt("refuse a username already in use (case-insensitively)"),
@@ -64,8 +82,21 @@ class Config:
             raise ValueError("max message length must be at least 1")
         if self.max_payload < 1024:
             raise ValueError("max payload must be at least 1024 bytes")
+        if self.retention < 0:
+            raise ValueError("retention must be 0 (keep forever) or more days")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.workers > 1 and not self.store.startswith("redis"):
+            raise ValueError("--workers above 1 needs a redis:// store shared by the workers")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+
+    @property
+    def bus_url(self) -> str | None:
+        """Where cross-process events go: --bus, else a redis:// store, else nowhere."""
+        if self.bus:
+            return self.bus
+        return self.store if self.store.startswith(("redis://", "rediss://", "unix://")) else None
 
 
 def env_name(field_name: str) -> str:

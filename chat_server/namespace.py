@@ -156,8 +156,10 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         try:
             await self.enter_room(sid, user.user_id)
             # session must precede users: clients derive "self" from the userID
-            await self.emit(p.SESSION, {"sessionID": session_id, "userID": user.user_id}, to=sid)
-            await self.emit(p.USERS, await self.roster(user), to=sid)
+            # to this socket only: never through the cross-process bus
+            session = {"sessionID": session_id, "userID": user.user_id}
+            await self.emit(p.SESSION, session, to=sid, ignore_queue=True)
+            await self.emit(p.USERS, await self.roster(user), to=sid, ignore_queue=True)
         except BaseException:
             # python-socketio does not call on_disconnect for a refused connection
             del self.connections[sid]
@@ -176,9 +178,20 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return
         # python-socketio calls this before the sid leaves its rooms, so the room cannot
         # tell whether this was the user's last socket; presence can.
-        if await self.presence.remove(conn.user_id, sid) and not self.shutting_down:
+        try:
+            last = await self.presence.remove(conn.user_id, sid)
+        except StoreUnavailable as exc:
+            # presence reconciles itself when Redis is back, and reports the user then
+            log.warning("presence unavailable on disconnect: %s", exc)
+            return
+        # a single process shutting down has nobody left to tell
+        if last and not (self.shutting_down and not self.presence.shared):
             log.debug("user %s went offline", conn.user_id)
             await self.emit(p.USER_DISCONNECTED, conn.user_id, skip_sid=sid)
+
+    async def announce_offline(self, user_id: str) -> None:
+        """A user whose last socket was on a process that died is now offline."""
+        await self.emit(p.USER_DISCONNECTED, user_id)
 
     # -- events -----------------------------------------------------------------------
 

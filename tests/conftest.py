@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +25,8 @@ from chat_server.app import STORE_KEY, create_app
 from chat_server.config import Config
 from chat_server.stores import Store
 
-WAIT = 5.0  # seconds: how long a test waits for a condition before it fails
+WAIT = 5.0
+# seconds: how long a test waits for a condition before it fails
 
 
 class Server:
@@ -131,18 +141,99 @@ class Peer:
             await self.sio.disconnect()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server on a free port, its data (AOF) in its own folder."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (.ci/run installs it with apt-get)")
+        self.binary, self.folder, self.port = binary, folder, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def flush(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as c:
+            c.sendall(b"FLUSHALL\r\n")
+            assert c.recv(16).startswith(b"+OK")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the whole run; each test that uses it starts from FLUSHALL."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @dataclasses.dataclass
 class Harness:
     """Starts servers and peers for one test and closes them all at the end."""
 
     tmp_path: Path
     store_kind: str
+    redis: RedisServer | None = None
     servers: list[Server] = dataclasses.field(default_factory=list)
     peers: list[Peer] = dataclasses.field(default_factory=list)
 
     def store_url(self) -> str:
         if self.store_kind == "memory":
             return "memory://"
+        if self.store_kind == "redis":
+            assert self.redis is not None
+            return self.redis.url
         return f"sqlite://{self.tmp_path / 'chat.db'}"
 
     async def server(self, store: Store | None = None, port: int = 0, **settings: Any) -> Server:
@@ -177,15 +268,26 @@ class Harness:
             await srv.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def redis_for(request: pytest.FixtureRequest, store_kind: str) -> RedisServer | None:
+    """The shared redis-server, flushed, when the test runs on the Redis back end."""
+    if store_kind != "redis":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    return server
+
+
 @pytest.fixture
-async def h(tmp_path: Path, store_kind: str) -> AsyncIterator[Harness]:
+async def h(
+    request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
+) -> AsyncIterator[Harness]:
     """A harness on each store back end."""
-    harness = Harness(tmp_path, store_kind)
+    harness = Harness(tmp_path, store_kind, redis_for(request, store_kind))
     yield harness
     await harness.close()
 
@@ -212,3 +314,55 @@ def login(h: Harness, srv: Server) -> Login:
         return await h.login(srv, username)
 
     return do
+
+
+URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+class Proc:
+    """``python -m chat_server`` in a subprocess, with its output collected."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.stdout: list[str] = []
+        self.url = ""
+
+    @classmethod
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Proc:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "chat_server",
+            "--port",
+            "0",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group: kill() takes workers too
+        )
+        self = cls(proc)
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            while not self.url:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "chat-server exited before printing its URL"
+                self.stdout.append(line)
+                if m := URL_LINE.search(line):
+                    self.url = m.group(1)
+            self.stdout.append((await proc.stdout.readline()).decode())  # the store line
+        return self
+
+    async def kill(self) -> None:
+        """SIGKILL the process and everything it started, if still running."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        # communicate() drains the pipes: wait() alone can hang on a full, unread pipe
+        async with asyncio.timeout(20):
+            await self.proc.communicate()
+
+    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+        self.proc.send_signal(sig)
+        async with asyncio.timeout(20):
+            out, err = await self.proc.communicate()
+        return self.proc.returncode or 0, "".join(self.stdout) + out.decode(), err.decode()

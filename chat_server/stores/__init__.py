@@ -31,7 +31,7 @@ __all__ = [
     "sqlite_path",
 ]
 
-SCHEMES = ("memory://", "sqlite:///PATH")
+SCHEMES = ("memory://", "sqlite:///PATH", "redis://HOST:PORT/DB")
 
 
 def sqlite_path(url: str) -> Path:
@@ -44,17 +44,21 @@ def sqlite_path(url: str) -> Path:
     return Path(raw).expanduser()
 
 
-def make_store(url: str) -> Store:
+def make_store(url: str, retention_days: int = 0) -> Store:
     """Build (not open) the store a URL names. Back ends are imported lazily."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         from chat_server.stores.memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(retention_days=retention_days)
     if scheme == "sqlite":
         from chat_server.stores.sqlite import SqliteStore
 
         query = parse_qs(urlsplit(url).query)
         sync = query.get("synchronous", ["normal"])[-1].lower()
-        return SqliteStore(sqlite_path(url), synchronous=sync)
+        return SqliteStore(sqlite_path(url), synchronous=sync, retention_days=retention_days)
+    if scheme in ("redis", "rediss", "unix"):
+        from chat_server.stores.redis import RedisStore
+
+        return RedisStore(url, retention_days=retention_days or None)
     raise ValueError(f"unsupported store URL {url!r}; use one of: {', '.join(SCHEMES)}")

@@ -124,4 +124,9 @@ class Store(Protocol):
         (or the latest when None), oldest first. Uses an index seek, never a scan."""
 
     async def counts(self) -> dict[str, int]:
-        """Cheap totals for /healthz: at least ``users``."""
+        """Cheap totals for /healthz: at least ``users``. Raises StoreUnavailable when
+        the back end cannot be reached (health checks rely on it)."""
+
+    async def apply_retention(self, now_ms: int | None = None) -> int:
+        """Delete messages older than the store's retention period (none: keep all);
+        returns how many were deleted. Sessions are never deleted by retention."""

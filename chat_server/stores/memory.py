@@ -23,7 +23,8 @@ class MemoryStore:
 
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, retention_days: int = 0) -> None:
+        self.retention_days = retention_days
         self._users: dict[str, User] = {}
         self._user_list: list[User] = []
         self._name_keys: set[str] = set()
@@ -97,7 +98,8 @@ class MemoryStore:
         out: dict[str, Page] = {}
         for peer in self._peers.get(user_id, {}):
             msgs = self._convs[conversation_key(user_id, peer)]
-            out[peer] = Page(msgs[-limit:], has_more=len(msgs) > limit)
+            if msgs:
+                out[peer] = Page(msgs[-limit:], has_more=len(msgs) > limit)
         return out
 
     async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
@@ -111,3 +113,17 @@ class MemoryStore:
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
+
+    async def apply_retention(self, now_ms: int | None = None) -> int:
+        if not self.retention_days:
+            return 0
+        cutoff = (now_ms or time.time_ns() // 1_000_000) - self.retention_days * 86_400_000
+        removed = 0
+        for key, msgs in self._convs.items():
+            keep = [m for m in msgs if m.ts >= cutoff]
+            removed += len(msgs) - len(keep)
+            self._convs[key] = keep
+            self._conv_ids[key] = [m.id for m in keep]
+        self._by_client_id = {k: m for k, m in self._by_client_id.items() if m.ts >= cutoff}
+        self._messages -= removed
+        return removed

@@ -27,6 +27,7 @@ from chat_server.stores.base import (
     UsernameTaken,
     conversation_key,
 )
+from chat_server.stores.batching import Batcher
 
 T = TypeVar("T")
 
@@ -109,18 +110,18 @@ class SqliteStore:
 
     kind = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+    def __init__(self, path: Path, synchronous: str = "normal", retention_days: int = 0) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
         self.path = path
         self.synchronous = synchronous
+        self.retention_days = retention_days
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._users: dict[str, User] = {}
         self._user_list: list[User] = []
         self._known_peers: set[tuple[str, str]] = set()
-        self._pending: list[tuple[_SendArgs, asyncio.Future[Saved]]] = []
-        self._flush_task: asyncio.Task[None] | None = None
+        self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
         self._last_ts = 0
         self._messages = 0
 
@@ -163,8 +164,7 @@ class SqliteStore:
     async def close(self) -> None:
         if self._executor is None:
             return
-        while self._flush_task is not None:
-            await asyncio.shield(self._flush_task)
+        await self._batcher.drain()
         await self._run(self._close_sync)
         self._executor.shutdown(wait=True)
         self._executor = None
@@ -243,31 +243,11 @@ class SqliteStore:
     ) -> Saved:
         if self._executor is None:
             raise StoreUnavailable("store is not open")
-        fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
-        self._pending.append(((from_id, to_id, content, client_id), fut))
-        if self._flush_task is None:
-            self._flush_task = asyncio.create_task(self._flush_loop())
-        return await fut
+        # group commit: concurrent saves share one transaction (see batching.py)
+        return await self._batcher.submit((from_id, to_id, content, client_id))
 
-    async def _flush_loop(self) -> None:
-        """Write pending messages in batches until none are left (group commit)."""
-        try:
-            while self._pending:
-                batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
-                try:
-                    results = await self._run(self._write_batch, [args for args, _ in batch])
-                except Exception as exc:
-                    err = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(err)
-                    continue
-                for (_, fut), saved in zip(batch, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(saved)
-        finally:
-            self._flush_task = None
+    async def _write_batch_async(self, items: list[_SendArgs]) -> list[Saved | Exception]:
+        return list(await self._run(self._write_batch, items))
 
     def _write_batch(self, items: list[_SendArgs]) -> list[Saved]:
         new_peers: set[tuple[str, str]] = set()
@@ -325,10 +305,11 @@ class SqliteStore:
 
     def _latest_by_peer_sync(self, user_id: str, limit: int) -> dict[str, Page]:
         peers = self._db.execute("SELECT peer_id FROM peers WHERE user_id = ?", (user_id,))
-        return {
+        pages = {
             peer: self._page_sync(*conversation_key(user_id, peer), None, limit)
             for (peer,) in peers.fetchall()
         }
+        return {peer: page for peer, page in pages.items() if page.messages}
 
     async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
         return await self._run(self._latest_by_peer_sync, user_id, limit)
@@ -339,6 +320,27 @@ class SqliteStore:
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
+
+    def _retention_sync(self, cutoff_ms: int) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            # ids and times grow together here (one writer, ts never goes back), so
+            # everything before the first message at or after the cutoff is older
+            row = db.execute(
+                "SELECT id FROM messages WHERE ts >= ? ORDER BY id LIMIT 1", (cutoff_ms,)
+            ).fetchone()
+            if row is None:
+                return db.execute("DELETE FROM messages").rowcount
+            return db.execute("DELETE FROM messages WHERE id < ?", (row[0],)).rowcount
+
+        removed = self._transaction(work)
+        self._messages -= removed
+        return removed
+
+    async def apply_retention(self, now_ms: int | None = None) -> int:
+        if not self.retention_days:
+            return 0
+        now = now_ms or time.time_ns() // 1_000_000
+        return await self._run(self._retention_sync, now - self.retention_days * 86_400_000)
 
     async def explain_page_query(self) -> list[str]:
         """The query plan of an older-page query (for tests that guard the index)."""

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -15,49 +12,7 @@ import aiohttp
 import pytest
 
 from chat_server.cli import parse_config, redact_url
-from tests.conftest import Peer
-
-URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-
-
-class Proc:
-    """``python -m chat_server`` in a subprocess, with its output collected."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.stdout: list[str] = []
-        self.url = ""
-
-    @classmethod
-    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Proc:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "chat_server",
-            "--port",
-            "0",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **(env or {})},
-        )
-        self = cls(proc)
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            while not self.url:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "chat-server exited before printing its URL"
-                self.stdout.append(line)
-                if m := URL_LINE.search(line):
-                    self.url = m.group(1)
-            self.stdout.append((await proc.stdout.readline()).decode())  # the store line
-        return self
-
-    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-        self.proc.send_signal(sig)
-        async with asyncio.timeout(20):
-            out, err = await self.proc.communicate()
-        return self.proc.returncode or 0, "".join(self.stdout) + out.decode(), err.decode()
+from tests.conftest import Peer, Proc
 
 
 @pytest.fixture
@@ -65,9 +20,7 @@ async def procs() -> AsyncIterator[list[Proc]]:
     started: list[Proc] = []
     yield started
     for p in started:
-        if p.proc.returncode is None:
-            p.proc.kill()
-            await p.proc.wait()
+        await p.kill()
 
 
 async def healthz(url: str) -> tuple[int, dict[str, object]]:

@@ -10,11 +10,14 @@ import pytest
 
 from chat_server.stores import Store, UserIdTaken, UsernameTaken, make_store
 from chat_server.tokens import hash_session_id
+from tests.conftest import Harness, redis_for
 
 
 @pytest.fixture
-async def store(tmp_path: Path, store_kind: str) -> AsyncIterator[Store]:
-    url = "memory://" if store_kind == "memory" else f"sqlite://{tmp_path / 'c.db'}"
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
+) -> AsyncIterator[Store]:
+    url = Harness(tmp_path, store_kind, redis_for(request, store_kind)).store_url()
     s = make_store(url)
     await s.open()
     yield s
@@ -91,3 +94,32 @@ async def test_history_pages_are_exact(store: Store) -> None:
     assert page.messages == [] and not page.has_more
     assert (await store.history("a", "zz", None, 3)).messages == []
     assert (await store.history("a", "zz", 5, 3)).messages == []
+
+
+async def test_retention_deletes_old_messages_and_keeps_sessions(
+    request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
+) -> None:
+    url = Harness(tmp_path, store_kind, redis_for(request, store_kind)).store_url()
+    s = make_store(url, retention_days=2)
+    await s.open()
+    try:
+        await s.create_user("a", "alice", hash_session_id("sa"))
+        for i in range(5):
+            await s.save_message("a", "b", f"m{i}")
+        now = (await s.history("a", "b", None, 1)).messages[0].ts
+        assert await s.apply_retention(now + 86_400_000) == 0  # a day later: kept
+        assert await s.apply_retention(now + 3 * 86_400_000) == 5  # three days: gone
+        assert (await s.history("a", "b", None, 50)).messages == []
+        assert await s.latest_by_peer("a", 10) == {}
+        assert (await s.counts())["messages"] == 0
+        assert await s.user_for_session(hash_session_id("sa")) is not None
+        fresh = await s.save_message("a", "b", "new")
+        assert [m.id for m in (await s.history("a", "b", None, 50)).messages] == [fresh.message.id]
+    finally:
+        await s.close()
+    keep = make_store(url)  # no retention: keep forever
+    await keep.open()
+    try:
+        assert await keep.apply_retention(10**15) == 0
+    finally:
+        await keep.close()

@@ -1,0 +1,63 @@
+"""Group commit: many concurrent writes, one round trip per batch, answers in call order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from chat_server.stores.base import StoreUnavailable
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+# A batch writer returns one result per item, in order: a value, or the exception that
+# item alone failed with. Raising fails the whole batch.
+WriteBatch = Callable[[list[A]], Awaitable[list[R | Exception]]]
+
+
+class Batcher(Generic[A, R]):
+    """Queues items and writes them in batches, one batch at a time.
+
+    While a batch is being written, new items wait for the next one, so under load each
+    round trip (or commit) carries many writes. Callers are answered in the order they
+    called, and never before their batch's write has returned.
+    """
+
+    def __init__(self, write: WriteBatch[A, R], max_batch: int = 512) -> None:
+        self._write = write
+        self._max = max_batch
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: A) -> R:
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, fut))
+        if self._task is None:
+            self._task = asyncio.create_task(self._flush())
+        return await fut
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far is written."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max]
+                del self._pending[: self._max]
+                try:
+                    results = await self._write([item for item, _ in batch])
+                except Exception as exc:
+                    err = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+                    results = [err] * len(batch)
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if isinstance(result, Exception):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result(result)
+        finally:
+            self._task = None

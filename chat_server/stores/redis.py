@@ -1,0 +1,357 @@
+"""The Redis store (``redis://host:port/db``): what several chat-server processes share.
+
+Key layout (prefix ``chat:``; docs/scaling.md has the full table):
+
+    chat:users                 LIST   userIDs in creation order
+    chat:user:<userID>         HASH   username, created
+    chat:names                 HASH   username key (casefold) -> how many users use it
+    chat:session:<sha256 hex>  STRING userID (no expiry: sessions last until revoked)
+    chat:msgid                 STRING the last message id (INCR)
+    chat:msgcount              STRING how many messages are stored
+    chat:conv:<a>:<b>          STREAM one entry per message, entry id "<message id>-0";
+                                      fields f (from), t (to), c (content), ts, cid
+    chat:peers:<userID>        SET    userIDs this user has exchanged messages with
+    chat:convs                 SET    every conversation key (for retention)
+    chat:cid:<from>:<clientId> STRING "<message id> <conversation key>" (idempotency)
+    chat:idmarks               HASH   minute (epoch) -> first message id stored in it
+
+Every write is one Lua script, so it is atomic across processes. Paging is XREVRANGE on
+the conversation's stream from an exclusive id: a seek, never a scan.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from chat_server.protocol import username_key
+from chat_server.stores.base import (
+    Message,
+    Page,
+    Saved,
+    StoreUnavailable,
+    User,
+    UserIdTaken,
+    UsernameTaken,
+    conversation_key,
+)
+from chat_server.stores.batching import Batcher
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "the Redis store needs the 'redis' package: pip install 'chat-private-messaging[redis]'"
+    ) from exc
+
+PREFIX: Final = "chat:"
+_SendArgs = tuple[str, str, str, str | None]
+
+# KEYS: user, users, names, session. ARGV: userID, username, name key, created, unique
+_CREATE_USER: Final = """
+if ARGV[5] == '1' and tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0') > 0 then
+  return 'taken'
+end
+if redis.call('HSETNX', KEYS[1], 'username', ARGV[2]) == 0 then
+  return 'idtaken'
+end
+redis.call('HSET', KEYS[1], 'created', ARGV[4])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('SET', KEYS[4], ARGV[1])
+return 'ok'
+"""
+
+# KEYS: msgid, conv, peers:from, peers:to, convs, idmarks, cid (or ""), msgcount
+# ARGV: from, to, content, ts, clientId (or ""), minute, conv key, cid ttl (0: none)
+# Returns {created (0/1), id, from, to, content, ts, clientId}
+_SAVE_MESSAGE: Final = """
+if ARGV[5] ~= '' then
+  local found = redis.call('GET', KEYS[7])
+  if found then
+    local sp = string.find(found, ' ')
+    local id = string.sub(found, 1, sp - 1)
+    local conv = string.sub(found, sp + 1)
+    local entry = redis.call('XRANGE', conv, id .. '-0', id .. '-0')
+    if #entry == 1 then
+      local f = {}
+      local fields = entry[1][2]
+      for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+      return {0, id, f['f'], f['t'], f['c'], f['ts'], f['cid'] or ''}
+    end
+  end
+end
+local id = redis.call('INCR', KEYS[1])
+redis.call('INCR', KEYS[8])
+redis.call('XADD', KEYS[2], id .. '-0', 'f', ARGV[1], 't', ARGV[2], 'c', ARGV[3],
+           'ts', ARGV[4], 'cid', ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[7])
+redis.call('HSETNX', KEYS[6], ARGV[6], id)
+if ARGV[5] ~= '' then
+  if tonumber(ARGV[8]) > 0 then
+    redis.call('SET', KEYS[7], id .. ' ' .. ARGV[7], 'EX', ARGV[8])
+  else
+    redis.call('SET', KEYS[7], id .. ' ' .. ARGV[7])
+  end
+end
+return {1, tostring(id), ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
+"""
+
+
+def text(value: object) -> str:
+    """A Redis reply as str (replies are bytes; the stubs say bytes | str)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _conv_key(a: str, b: str) -> str:
+    x, y = conversation_key(a, b)
+    return f"{PREFIX}conv:{x}:{y}"
+
+
+def _entry_to_message(entry_id: bytes | str, fields: dict[Any, Any]) -> Message:
+    def get(name: str) -> str:
+        value = fields.get(name.encode()) if name.encode() in fields else fields.get(name)
+        return text(value) if value is not None else ""
+
+    eid = text(entry_id)
+    cid = get("cid")
+    return Message(
+        id=int(eid.split("-", 1)[0]),
+        from_id=get("f"),
+        to_id=get("t"),
+        content=get("c"),
+        ts=int(get("ts") or 0),
+        client_id=cid or None,
+    )
+
+
+class RedisStore:
+    """Redis back end; safe to share between any number of chat-server processes."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, retention_days: int | None = None) -> None:
+        self.url = url
+        self.retention_days = retention_days
+        self.redis: aioredis.Redis | None = None
+        self._users: dict[str, User] = {}
+        self._user_list: list[User] = []
+        self._create_user: Any = None
+        self._save_message: Any = None
+        self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch)
+
+    @property
+    def _r(self) -> aioredis.Redis:
+        if self.redis is None:
+            raise StoreUnavailable("store is not open")
+        return self.redis
+
+    async def open(self) -> None:
+        self.redis = aioredis.Redis.from_url(
+            self.url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=10
+        )
+        self._create_user = self.redis.register_script(_CREATE_USER)
+        self._save_message = self.redis.register_script(_SAVE_MESSAGE)
+        try:
+            await self.redis.ping()
+        except RedisError as exc:
+            await self.redis.aclose()
+            self.redis = None
+            raise StoreUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._batcher.drain()
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        try:
+            return bool(await self._r.ping())
+        except (RedisError, StoreUnavailable):
+            return False
+
+    # -- users ------------------------------------------------------------------------
+
+    async def create_user(
+        self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
+    ) -> User:
+        keys = [
+            f"{PREFIX}user:{user_id}",
+            f"{PREFIX}users",
+            f"{PREFIX}names",
+            f"{PREFIX}session:{session_hash.hex()}",
+        ]
+        args = [user_id, username, username_key(username), int(time.time() * 1000), int(unique)]
+        try:
+            result = await self._create_user(keys=keys, args=args)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        result = text(result)
+        if result == "taken":
+            raise UsernameTaken(username)
+        if result == "idtaken":
+            raise UserIdTaken(user_id)
+        return await self._remember(user_id, username)
+
+    async def _remember(self, user_id: str, username: str) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            user = self._users[user_id] = User(user_id, username)
+        return user
+
+    async def _sync_users(self) -> None:
+        """Pick up users created by other processes (the cache only grows)."""
+        try:
+            ids = await self._r.lrange(f"{PREFIX}users", len(self._user_list), -1)
+            if not ids:
+                return
+            pipe = self._r.pipeline(transaction=False)
+            for raw in ids:
+                pipe.hget(f"{PREFIX}user:{text(raw)}", "username")
+            names = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        for raw, name in zip(ids, names, strict=True):
+            user = await self._remember(text(raw), text(name or b""))
+            self._user_list.append(user)
+
+    async def user_for_session(self, session_hash: bytes) -> User | None:
+        try:
+            raw = await self._r.get(f"{PREFIX}session:{session_hash.hex()}")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return None if raw is None else await self.get_user(text(raw))
+
+    async def get_user(self, user_id: str) -> User | None:
+        user = self._users.get(user_id)
+        if user is not None:
+            return user
+        try:
+            name = await self._r.hget(f"{PREFIX}user:{user_id}", "username")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return None if name is None else await self._remember(user_id, text(name))
+
+    async def list_users(self) -> list[User]:
+        await self._sync_users()
+        return self._user_list
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def save_message(
+        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+    ) -> Saved:
+        # group commit: concurrent saves go out as one pipeline, applied in call order
+        return await self._batcher.submit((from_id, to_id, content, client_id))
+
+    async def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
+        now = int(time.time() * 1000)
+        cid_ttl = int(self.retention_days * 86400) if self.retention_days else 0
+        pipe = self._r.pipeline(transaction=False)
+        for from_id, to_id, content, client_id in items:
+            conv = _conv_key(from_id, to_id)
+            keys = [
+                f"{PREFIX}msgid",
+                conv,
+                f"{PREFIX}peers:{from_id}",
+                f"{PREFIX}peers:{to_id}",
+                f"{PREFIX}convs",
+                f"{PREFIX}idmarks",
+                f"{PREFIX}cid:{from_id}:{client_id}" if client_id else f"{PREFIX}cid:-",
+                f"{PREFIX}msgcount",
+            ]
+            args = [from_id, to_id, content, now, client_id or "", now // 60_000, conv, cid_ttl]
+            await self._save_message(keys=keys, args=args, client=pipe)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        out: list[Saved | Exception] = []
+        for r in replies:
+            if isinstance(r, Exception):
+                out.append(StoreUnavailable(str(r)))
+                continue
+            f = [text(x) for x in r[1:]]
+            msg = Message(
+                id=int(f[0]),
+                from_id=f[1],
+                to_id=f[2],
+                content=f[3],
+                ts=int(f[4]),
+                client_id=f[5] or None,
+            )
+            out.append(Saved(msg, created=bool(int(r[0]))))
+        return out
+
+    async def _page(self, conv: str, before: int | None, limit: int) -> Page:
+        top = f"({before}-0" if before is not None else "+"
+        entries: Any = await self._r.xrevrange(conv, top, "-", count=limit + 1)
+        has_more = len(entries) > limit
+        msgs = [_entry_to_message(eid, fields) for eid, fields in entries[:limit]]
+        msgs.reverse()
+        return Page(msgs, has_more)
+
+    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
+        try:
+            peers = [text(p) for p in await self._r.smembers(f"{PREFIX}peers:{user_id}")]
+            pipe = self._r.pipeline(transaction=False)
+            for peer in peers:
+                pipe.xrevrange(_conv_key(user_id, peer), "+", "-", count=limit + 1)
+            results: list[Any] = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        out: dict[str, Page] = {}
+        for peer, entries in zip(peers, results, strict=True):
+            if not entries:
+                continue  # trimmed away by retention
+            msgs = [_entry_to_message(eid, f) for eid, f in entries[:limit]]
+            msgs.reverse()
+            out[peer] = Page(msgs, len(entries) > limit)
+        return out
+
+    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
+        try:
+            return await self._page(_conv_key(user_id, peer_id), before, limit)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def counts(self) -> dict[str, int]:
+        try:
+            users = await self._r.llen(f"{PREFIX}users")
+            messages = await self._r.get(f"{PREFIX}msgcount")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {"users": int(users), "messages": int(messages or 0)}
+
+    async def apply_retention(self, now_ms: int | None = None) -> int:
+        """Delete messages older than the retention period; returns how many."""
+        if not self.retention_days:
+            return 0
+        cutoff_minute = (now_ms or int(time.time() * 1000)) // 60_000 - int(
+            self.retention_days * 1440
+        )
+        marks = await self._r.hgetall(f"{PREFIX}idmarks")
+        older = sorted(int(m) for m in marks if int(m) < cutoff_minute)
+        newer = sorted(int(m) for m in marks if int(m) >= cutoff_minute)
+        if not older:
+            return 0
+        # the first id stored at or after the cutoff; everything below it goes
+        min_id = (
+            int(marks[str(newer[0]).encode()])
+            if newer
+            else int(await self._r.get(f"{PREFIX}msgid") or 0) + 1
+        )
+        removed = 0
+        async for conv in self._r.sscan_iter(f"{PREFIX}convs"):
+            removed += int(await self._r.xtrim(text(conv), minid=f"{min_id}-0"))
+        await self._r.hdel(f"{PREFIX}idmarks", *[str(m) for m in older])
+        if removed:
+            await self._r.decrby(f"{PREFIX}msgcount", removed)
+        return removed
