@@ -13,6 +13,7 @@ from aiohttp import web
 
 from chat_server import __version__
 from chat_server.config import Config
+from chat_server.fanout import ChatSocketServer, FastEmit, FastRedisEmit, OrjsonCodec
 from chat_server.namespace import ChatNamespace
 from chat_server.presence import LocalPresence, Presence, RedisPresence
 from chat_server.stores import Store, StoreUnavailable, make_store
@@ -25,14 +26,27 @@ NAMESPACE_KEY = web.AppKey("namespace", ChatNamespace)
 CONFIG_KEY = web.AppKey("config", Config)
 
 
+def levers_off() -> set[str]:
+    """Speed levers turned off for an A/B measurement (docs/performance.md):
+    CHAT_SERVER_BENCH_OFF=fanout,compression,orjson,uvloop,gc,leanread. Empty in normal use."""
+    return {x.strip() for x in os.environ.get("CHAT_SERVER_BENCH_OFF", "").split(",") if x}
+
+
 def create_sio(config: Config) -> socketio.AsyncServer:
     """The Socket.IO server with the settings the protocol relies on. With a bus URL,
     emits reach the sockets of every process through Redis pub/sub."""
-    manager = None
+    off = levers_off()
+    json_codec = None if "orjson" in off else OrjsonCodec
+    manager: socketio.AsyncManager
     if config.bus_url is not None:
-        manager = socketio.AsyncRedisManager(config.bus_url, channel="chat-server")
-    return socketio.AsyncServer(
+        kind = socketio.AsyncRedisManager if "fanout" in off else FastRedisEmit
+        manager = kind(config.bus_url, channel="chat-server", json=json_codec)
+    else:
+        manager = socketio.AsyncManager() if "fanout" in off else FastEmit()
+    server_class = socketio.AsyncServer if "compression" in off else ChatSocketServer
+    sio: socketio.AsyncServer = server_class(
         client_manager=manager,
+        json=json_codec,
         async_mode="aiohttp",
         # events of one connection are awaited in order (see namespace.py)
         async_handlers=False,
@@ -44,6 +58,9 @@ def create_sio(config: Config) -> socketio.AsyncServer:
         logger=False,
         engineio_logger=False,
     )
+    if isinstance(sio, ChatSocketServer):
+        sio.lean_sockets = "leanread" not in off
+    return sio
 
 
 async def drop_transports(sio: socketio.AsyncServer) -> None:
@@ -62,18 +79,25 @@ async def drop_transports(sio: socketio.AsyncServer) -> None:
 
 
 async def stop_bus(sio: socketio.AsyncServer) -> None:
-    """Stop the Redis manager's listener task and close its connection (python-socketio
-    leaves both running after shutdown)."""
+    """Stop the Redis manager's listener task and close its connections (python-socketio
+    leaves both running after shutdown). Bounded: redis-py can swallow a cancellation
+    while it reads, so the connections are closed to break the read, and shutdown never
+    waits more than a few seconds here."""
     manager = sio.manager
     task = getattr(manager, "thread", None)
-    if isinstance(task, asyncio.Task):
+    clients = [getattr(manager, "pubsub", None), getattr(manager, "redis", None)]
+    if isinstance(task, asyncio.Task) and not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    redis = getattr(manager, "redis", None)
-    if redis is not None:
-        with contextlib.suppress(Exception):
-            await redis.aclose()
+        await asyncio.wait([task], timeout=1)
+    for client in clients:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+    if isinstance(task, asyncio.Task) and not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=2)
+        if not task.done():
+            log.warning("the Redis bus listener did not stop")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 
 from chat_server import __version__
-from chat_server.app import create_app
+from chat_server.app import create_app, levers_off
 from chat_server.config import Config, config_fields, env_name
 
 log = logging.getLogger("chat_server")
@@ -131,6 +132,24 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
         await runner.cleanup()
 
 
+def _uvloop_run() -> Any:
+    """uvloop's run() where uvloop is installed, else asyncio.run."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run
+    return uvloop.run
+
+
+def tune_gc() -> None:
+    """Fewer, later garbage collections: a connect storm allocates many long-lived
+    objects (sockets, queues, rosters), and the default thresholds made the collector
+    walk them again and again (docs/performance.md)."""
+    gc.collect()
+    gc.freeze()  # what exists at start-up is never collected: stop scanning it
+    gc.set_threshold(50_000, 50, 100)
+
+
 def _wait_accepting(
     host: str, port: int, workers: list[subprocess.Popen[bytes]], stopped: Any, timeout: float = 60
 ) -> bool:
@@ -223,8 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if config.workers > 1:
         return run_workers(config, argv)
+    off = levers_off()
+    if "gc" not in off:
+        tune_gc()
     try:
-        asyncio.run(serve(config, reuse_port=args.reuse_port))
+        run = asyncio.run if "uvloop" in off else _uvloop_run()
+        run(serve(config, reuse_port=args.reuse_port))
     except OSError as exc:
         print(f"chat-server: {exc}", file=sys.stderr)
         return 1

@@ -183,8 +183,8 @@ class RedisPresence:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # bounded: redis-py can swallow a cancellation in the middle of a command
+            await asyncio.wait([self._task], timeout=2)
             self._task = None
         with contextlib.suppress(*self._errors()):
             # a clean stop: our sockets are gone already; let nobody wait for a reap

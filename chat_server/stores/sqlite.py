@@ -124,6 +124,7 @@ class SqliteStore:
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
         self._last_ts = 0
         self._messages = 0
+        self._next_id = 1
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -156,6 +157,12 @@ class SqliteStore:
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
+        # never reuse an id, even of messages deleted by retention
+        (seq,) = conn.execute(
+            "SELECT max(seq) FROM sqlite_sequence WHERE name = 'messages'"
+        ).fetchone()
+        (top,) = conn.execute("SELECT max(id) FROM messages").fetchone()
+        self._next_id = max(seq or 0, top or 0) + 1
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite")
@@ -250,42 +257,59 @@ class SqliteStore:
         return list(await self._run(self._write_batch, items))
 
     def _write_batch(self, items: list[_SendArgs]) -> list[Saved]:
+        """One transaction for a batch. Ids are assigned here, in order: this thread is
+        the only writer of the file, so the next id is known without asking SQLite, and
+        the whole batch goes in with one executemany."""
+        db = self._db
+        out: list[Saved] = []
+        rows: list[tuple[int, str, str, str, str, str, int, str | None]] = []
         new_peers: set[tuple[str, str]] = set()
-
-        def work(db: sqlite3.Connection) -> list[Saved]:
-            out: list[Saved] = []
-            ts = max(time.time_ns() // 1_000_000, self._last_ts)
+        known = self._known_peers
+        by_client_id: dict[tuple[str, str], Message] = {}
+        ts = max(time.time_ns() // 1_000_000, self._last_ts)
+        next_id = self._next_id
+        db.execute("BEGIN IMMEDIATE")
+        try:
             for from_id, to_id, content, client_id in items:
                 if client_id is not None:
-                    row = db.execute(
-                        f"SELECT {_MSG_COLUMNS} FROM messages WHERE from_id = ? AND client_id = ?",
-                        (from_id, client_id),
-                    ).fetchone()
-                    if row is not None:
-                        out.append(Saved(_row_to_message(row), created=False))
+                    first = by_client_id.get((from_id, client_id))
+                    if first is None:
+                        row = db.execute(
+                            f"SELECT {_MSG_COLUMNS} FROM messages"
+                            " WHERE from_id = ? AND client_id = ?",
+                            (from_id, client_id),
+                        ).fetchone()
+                        first = None if row is None else _row_to_message(row)
+                    if first is not None:
+                        out.append(Saved(first, created=False))
                         continue
-                a, b = conversation_key(from_id, to_id)
-                cur = db.execute(
-                    "INSERT INTO messages (a, b, from_id, to_id, content, ts, client_id)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    (a, b, from_id, to_id, content, ts, client_id),
-                )
-                assert cur.lastrowid is not None
-                msg = Message(cur.lastrowid, from_id, to_id, content, ts, client_id)
+                msg = Message(next_id, from_id, to_id, content, ts, client_id)
+                next_id += 1
+                a, b = (from_id, to_id) if from_id <= to_id else (to_id, from_id)
+                rows.append((msg.id, a, b, from_id, to_id, content, ts, client_id))
+                if client_id is not None:
+                    by_client_id[(from_id, client_id)] = msg
                 out.append(Saved(msg, created=True))
                 for pair in ((from_id, to_id), (to_id, from_id)):
-                    if pair not in self._known_peers and pair not in new_peers:
-                        db.execute("INSERT OR IGNORE INTO peers VALUES (?, ?)", pair)
+                    if pair not in known:
                         new_peers.add(pair)
-            return out
-
-        results = self._transaction(work)
-        # only after the commit: a rolled-back batch must not mark peers as known
-        self._known_peers |= new_peers
-        self._messages += sum(1 for r in results if r.created)
-        if results:
-            self._last_ts = max(self._last_ts, max(r.message.ts for r in results))
-        return results
+            db.executemany(
+                "INSERT INTO messages (id, a, b, from_id, to_id, content, ts, client_id)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            if new_peers:
+                db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", new_peers)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        # only after the commit: a rolled-back batch changes nothing here
+        self._next_id = next_id
+        known |= new_peers
+        self._messages += len(rows)
+        self._last_ts = ts
+        return out
 
     def _page_sync(self, a: str, b: str, before: int | None, limit: int) -> Page:
         if before is None:

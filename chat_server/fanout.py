@@ -1,0 +1,202 @@
+"""The Socket.IO and Engine.IO pieces chat-server swaps in for speed.
+
+Broadcasts without a task per recipient, websockets without per-frame compression, and
+orjson for JSON. Each is measured in docs/performance.md.
+
+python-socketio's AsyncManager.emit encodes a broadcast once, then creates one asyncio task
+per recipient and waits for them all. A 1,000-user connect storm makes about 500,000 such
+tasks for the ``user connected`` broadcasts alone (docs/performance.md). An Engine.IO
+socket's send only checks the socket and appends to its unbounded queue, so this manager
+does that inline for every recipient.
+
+Relies on python-engineio's AsyncSocket (``closed``, ``last_ping``, ``queue``, ``send``)
+and python-socketio's manager API, pinned in pyproject.toml and covered by every test that
+broadcasts (tests/server/test_tutorial_protocol.py) and by tests/server/test_fanout.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import engineio
+import engineio.async_socket
+import engineio.exceptions
+import orjson
+import socketio
+from aiohttp import web
+from engineio import packet as eio_packet
+from engineio.async_drivers import aiohttp as engineio_aiohttp
+from socketio import packet
+
+
+class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
+    """AsyncManager whose callback-less emits go straight onto the sockets' queues."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is not None or namespace not in self.rooms:
+            await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
+            )
+            return
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        encoded = self.server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, p)
+            for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        eio = self.server.eio
+        sockets = eio.sockets
+        ping_timeout = eio.ping_timeout
+        now = time.time()
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            sock = sockets.get(eio_sid)
+            if sock is None or sock.closed:
+                continue
+            if sock.last_ping and now - sock.last_ping > ping_timeout:
+                for frame in frames:  # let Engine.IO close the silent socket its own way
+                    await eio.send_packet(eio_sid, frame)
+                continue
+            for frame in frames:
+                sock.queue.put_nowait(frame)
+
+
+class FastRedisEmit(socketio.AsyncRedisManager, FastEmit):  # type: ignore[misc]
+    """The Redis pub/sub manager, delivering to local sockets through FastEmit.
+
+    The method order puts FastEmit.emit right under the pub/sub layer, so an emit is
+    still published to the other processes and delivered locally without tasks.
+    """
+
+
+class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
+    """Engine.IO's aiohttp websocket, without permessage-deflate.
+
+    aiohttp negotiates compression by default, and compressing every small chat frame
+    costs more CPU than it saves bandwidth (docs/performance.md). The Node.js server
+    does not compress either.
+    """
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        request = environ["aiohttp.request"]
+        self._sock = web.WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size,
+            compress=False,
+            # websocket pings find dead peers, so LeanSocket needs no per-packet timeout
+            heartbeat=self.server.ping_interval,
+        )
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+
+class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """Engine.IO server using PlainWebSocket."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a copy: the driver's table is shared by every Engine.IO server in the process
+        driver: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped base
+        setattr(self, "_async", {**driver, "websocket": PlainWebSocket})  # noqa: B010
+
+
+class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
+    """An Engine.IO socket whose websocket read loop awaits each packet directly.
+
+    python-engineio wraps every received packet in a new task plus ``wait_for`` (a read
+    timeout); that was about 12% of the server's CPU per message (docs/performance.md).
+    Dead peers are found instead by aiohttp's websocket heartbeat (PlainWebSocket) and by
+    Engine.IO's own ping checks. Upgrades from long-polling keep the library's handler.
+    """
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if getattr(self, "connected", False):  # an upgrade from long-polling: the library's path
+            await super()._websocket_handler(ws)
+            return
+        self.connected = True
+        self.upgraded = True
+        writer = asyncio.ensure_future(self._write_loop(ws))
+        limit = self.server.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.wait()
+            except Exception:  # closed, or not a text/binary frame
+                break
+            if data is None or len(data) > limit:
+                break
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except engineio.exceptions.UnknownPacketError:
+                pass
+            except engineio.exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                self.server.logger.exception("Unknown receive error")
+        await self.queue.put(None)  # unlock the writer so it can exit
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _write_loop(self, ws: Any) -> None:
+        while True:
+            try:
+                packets = await self.poll()
+            except engineio.exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
+
+
+class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on EngineServer, with LeanSocket for websockets."""
+
+    lean_sockets = True
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return EngineServer
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        sock = self.eio.sockets.get(eio_sid)
+        if self.lean_sockets and type(sock) is engineio.async_socket.AsyncSocket:
+            sock.__class__ = LeanSocket  # the same object, a leaner read loop
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+
+class OrjsonCodec:
+    """The json module interface python-socketio and python-engineio call, on orjson."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(text: str | bytes, **_: Any) -> Any:
+        return orjson.loads(text)

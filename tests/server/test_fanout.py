@@ -1,0 +1,86 @@
+"""What chat_server/fanout.py relies on in python-socketio / python-engineio, and what
+it promises: no websocket compression, orjson on the wire, broadcasts without tasks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import socketio
+
+from chat_server.app import SIO_KEY
+from chat_server.fanout import FastEmit, OrjsonCodec
+from tests.conftest import Harness, Server
+from tests.server.test_tutorial_protocol import barrier
+
+
+async def test_websocket_compression_is_not_negotiated(srv: Server) -> None:
+    url = f"{srv.url}/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, compress=15) as ws:
+        assert ws.compress == 0  # the client offered permessage-deflate; the server said no
+        opening = await ws.receive_str()
+        assert opening.startswith("0{")  # an Engine.IO OPEN packet: the socket works
+
+
+async def test_engineio_socket_internals_the_fast_path_uses(h: Harness, srv: Server) -> None:
+    alice = await h.login(srv, "alice")
+    sio = srv.app[SIO_KEY]
+    assert isinstance(sio.manager, FastEmit)
+    (sock,) = sio.eio.sockets.values()
+    assert isinstance(sock.queue, asyncio.Queue) and sock.closed is False
+    assert hasattr(sock, "last_ping") and callable(sock.send)
+    assert socketio.packet.Packet.json is OrjsonCodec
+    await alice.close()
+
+
+async def test_a_broadcast_reaches_many_sockets_once_each_without_tasks(
+    h: Harness, srv: Server
+) -> None:
+    peers = [await h.login(srv, f"u{i}") for i in range(30)]
+    sio = srv.app[SIO_KEY]
+    before = len(asyncio.all_tasks())
+    await sio.emit("user disconnected", "someone", skip_sid=None)
+    assert len(asyncio.all_tasks()) == before  # no task per recipient
+    for p in peers:
+        await barrier(p)
+        assert p.of("user disconnected") == ["someone"]
+
+
+async def test_unicode_round_trips_through_orjson(h: Harness, srv: Server) -> None:
+    alice = await h.login(srv, "alice")
+    bob = await h.login(srv, "bob")
+    text = 'héllo 👩‍💻 עברית \u2028 "quoted" \\ back'
+    ack = await alice.call("private message", {"content": text, "to": bob.user_id})
+    assert ack["message"]["content"] == text
+    (got,) = await bob.wait_for("private message")
+    assert got["content"] == text
+
+
+def test_orjson_codec_speaks_the_json_module_interface() -> None:
+    assert OrjsonCodec.dumps({"a": [1, "é"]}, separators=(",", ":")) == '{"a":[1,"é"]}'
+    assert OrjsonCodec.loads('{"a":[1,"é"]}') == {"a": [1, "é"]}
+    assert OrjsonCodec.loads(b"[1]") == [1]
+
+
+async def test_websocket_clients_get_the_lean_read_loop_and_upgrades_still_work(
+    h: Harness, srv: Server
+) -> None:
+    from engineio.async_socket import AsyncSocket
+
+    from chat_server.fanout import LeanSocket
+
+    alice = await h.login(srv, "alice")
+    sio = srv.app[SIO_KEY]
+    assert [type(s) for s in sio.eio.sockets.values()] == [LeanSocket]
+    # a client that starts on long-polling and upgrades goes through python-engineio's path
+    bob = h.peer(srv, "bob")
+    await bob.sio.connect(srv.url, auth={"username": "bob"}, transports=["polling", "websocket"])
+    await bob.wait_for("users")
+    await alice.call("private message", {"content": "to the upgraded", "to": bob.user_id})
+    (got,) = await bob.wait_for("private message")
+    assert got["content"] == "to the upgraded"
+    assert bob.sio.transport() == "websocket"
+    # the swap happens at connect; an upgraded socket runs the library's handler
+    assert all(isinstance(s, AsyncSocket) for s in sio.eio.sockets.values())
+    ack = await bob.call("private message", {"content": "and back", "to": alice.user_id})
+    assert "message" in ack
