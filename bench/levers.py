@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LEVERS = ["fanout", "compression", "orjson", "uvloop", "gc", "leanread"]
+LEVERS = ["fanout", "compression", "orjson", "uvloop", "gc", "leanread", "textpacket"]
 SCENARIOS = {
     "throughput": ["--users", "50", "--messages", "400", "--window", "4"],
     "storm": ["--users", "1000", "--rate", "1000", "--seconds", "8"],

@@ -13,7 +13,13 @@ from aiohttp import web
 
 from chat_server import __version__
 from chat_server.config import Config
-from chat_server.fanout import ChatSocketServer, FastEmit, FastRedisEmit, OrjsonCodec
+from chat_server.fanout import (
+    ChatSocketServer,
+    FastEmit,
+    FastRedisEmit,
+    OrjsonCodec,
+    TextPacket,
+)
 from chat_server.namespace import ChatNamespace
 from chat_server.presence import LocalPresence, Presence, RedisPresence
 from chat_server.stores import Store, StoreUnavailable, make_store
@@ -28,7 +34,8 @@ CONFIG_KEY = web.AppKey("config", Config)
 
 def levers_off() -> set[str]:
     """Speed levers turned off for an A/B measurement (docs/performance.md):
-    CHAT_SERVER_BENCH_OFF=fanout,compression,orjson,uvloop,gc,leanread. Empty in normal use."""
+    CHAT_SERVER_BENCH_OFF=fanout,compression,orjson,uvloop,gc,leanread,textpacket.
+    Empty in normal use."""
     return {x.strip() for x in os.environ.get("CHAT_SERVER_BENCH_OFF", "").split(",") if x}
 
 
@@ -46,6 +53,8 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     server_class = socketio.AsyncServer if "compression" in off else ChatSocketServer
     sio: socketio.AsyncServer = server_class(
         client_manager=manager,
+        # our own packet class: the json hook then stays off python-socketio's global one
+        serializer=socketio.packet.Packet if "textpacket" in off else TextPacket,
         json=json_codec,
         async_mode="aiohttp",
         # events of one connection are awaited in order (see namespace.py)
@@ -74,7 +83,11 @@ async def drop_transports(sio: socketio.AsyncServer) -> None:
     """
     for sock in list(sio.eio.sockets.values()):
         await sock.close(wait=False, abort=True)
-        sock.queue.put_nowait(None)  # the writer task exits and closes the websocket
+        abort = getattr(sock, "abort_transport", None)
+        if abort is not None and getattr(sock, "transport", None) is not None:
+            abort()  # a LeanSocket writes to its transport itself: close that
+        else:
+            sock.queue.put_nowait(None)  # the writer task exits and closes the websocket
     sio.eio.sockets.clear()
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-import socketio
 
 from chat_server.app import SIO_KEY
-from chat_server.fanout import FastEmit, OrjsonCodec
+from chat_server.fanout import FastEmit, OrjsonCodec, TextPacket
 from tests.conftest import Harness, Server
 from tests.server.test_tutorial_protocol import barrier
 
@@ -29,7 +28,7 @@ async def test_engineio_socket_internals_the_fast_path_uses(h: Harness, srv: Ser
     (sock,) = sio.eio.sockets.values()
     assert isinstance(sock.queue, asyncio.Queue) and sock.closed is False
     assert hasattr(sock, "last_ping") and callable(sock.send)
-    assert socketio.packet.Packet.json is OrjsonCodec
+    assert sio.packet_class is TextPacket and TextPacket.json is OrjsonCodec
     await alice.close()
 
 
@@ -40,7 +39,7 @@ async def test_a_broadcast_reaches_many_sockets_once_each_without_tasks(
     sio = srv.app[SIO_KEY]
     before = len(asyncio.all_tasks())
     await sio.emit("user disconnected", "someone", skip_sid=None)
-    assert len(asyncio.all_tasks()) == before  # no task per recipient
+    assert len(asyncio.all_tasks()) <= before  # no task per recipient
     for p in peers:
         await barrier(p)
         assert p.of("user disconnected") == ["someone"]
