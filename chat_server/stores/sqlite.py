@@ -9,6 +9,8 @@ transaction holding its message has committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from chat_server.stores.base import (
 from chat_server.stores.batching import Batcher
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a
 # released entry: append a new one.
@@ -125,6 +128,9 @@ class SqliteStore:
         self._last_ts = 0
         self._messages = 0
         self._next_id = 1
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._ckpt_conn: sqlite3.Connection | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -149,6 +155,9 @@ class SqliteStore:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
+        # checkpoints (which fsync the database file) run on their own connection and
+        # thread, never inside a commit that a sender is waiting for
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         migrate(conn)
         self._conn = conn
         rows = conn.execute("SELECT user_id, username FROM users ORDER BY seq").fetchall()
@@ -167,11 +176,47 @@ class SqliteStore:
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite")
         await self._run(self._open_sync)
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-ckpt")
+        self._checkpoint_task = asyncio.create_task(self._checkpoint_loop())
+
+    def _checkpoint_sync(self) -> None:
+        if self._ckpt_conn is None:
+            self._ckpt_conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._ckpt_conn.execute("PRAGMA busy_timeout=1000")
+        # PASSIVE: copy what it can without waiting for the writer or readers
+        self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _checkpoint_loop(self, every: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await loop.run_in_executor(self._checkpointer, self._checkpoint_sync)
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed: %s", exc)
+
+    def _close_checkpointer(self) -> None:
+        if self._ckpt_conn is not None:
+            self._ckpt_conn.close()
+            self._ckpt_conn = None
 
     async def close(self) -> None:
         if self._executor is None:
             return
         await self._batcher.drain()
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+            self._checkpoint_task = None
+        if self._checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._checkpointer, self._close_checkpointer
+            )
+            self._checkpointer.shutdown(wait=True)
+            self._checkpointer = None
         await self._run(self._close_sync)
         self._executor.shutdown(wait=True)
         self._executor = None
@@ -179,6 +224,7 @@ class SqliteStore:
     def _close_sync(self) -> None:
         if self._conn is not None:
             self._conn.execute("PRAGMA optimize")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
             self._conn = None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from chat_server.app import SIO_KEY
 from chat_server.fanout import FastEmit, OrjsonCodec, TextPacket
@@ -83,3 +84,49 @@ async def test_websocket_clients_get_the_lean_read_loop_and_upgrades_still_work(
     assert all(isinstance(s, AsyncSocket) for s in sio.eio.sockets.values())
     ack = await bob.call("private message", {"content": "and back", "to": alice.user_id})
     assert "message" in ack
+
+
+async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from chat_server import fanout
+
+    monkeypatch.setattr(fanout, "SLOW_CONSUMER_BYTES", 256 * 1024)
+    ours, theirs = socket.socketpair()  # "theirs" never reads
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    sock = fanout.LeanSocket.__new__(fanout.LeanSocket)  # only the write path is used
+    sock.sid, sock.transport = "slow", transport
+
+    class Server:
+        logger = __import__("logging").getLogger("test")
+
+    sock.server = Server()
+    frame = fanout.ws_frame(__import__("engineio").packet.Packet(4, "x" * 4000))
+    writes = 0
+    while not transport.is_closing() and writes < 10_000:
+        sock.write_frame(frame)
+        writes += 1
+    assert transport.is_closing(), "the slow reader was never cut off"
+    assert writes * len(frame) < 64 * 1024 * 1024  # it stopped long before memory ran away
+    theirs.close()
+
+
+def test_websocket_frames_are_built_as_rfc6455_says() -> None:
+    from engineio.packet import Packet as EioPacket
+
+    from chat_server.fanout import ws_frame
+
+    for size in (0, 125, 126, 65535, 65536):
+        frame = ws_frame(EioPacket(4, "y" * size))
+        payload = ("4" + "y" * size).encode()
+        assert frame[0] == 0x81 and frame.endswith(payload)
+        n = len(payload)
+        if n < 126:
+            assert frame[1] == n
+        elif n < 65536:
+            assert frame[1] == 126 and int.from_bytes(frame[2:4], "big") == n
+        else:
+            assert frame[1] == 127 and int.from_bytes(frame[2:10], "big") == n

@@ -66,3 +66,30 @@ async def test_the_database_holds_no_session_id(hs: Harness) -> None:
     assert alice.user_id.encode() in raw  # the file is readable: the check means something
     assert alice.session_id.encode() not in raw
     assert bytes.fromhex(alice.session_id) not in raw
+
+
+async def test_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    """Commits never run a checkpoint (wal_autocheckpoint=0); a background connection
+    does, so the main file alone soon holds what was committed."""
+    import shutil
+
+    from tests.conftest import wait_until
+
+    store = SqliteStore(tmp_path / "w.db")
+    await store.open()
+    try:
+        for i in range(300):
+            await store.save_message("a", "b", f"m{i}")
+
+        def main_file_has_them() -> bool:
+            copy = tmp_path / "copy.db"
+            shutil.copyfile(tmp_path / "w.db", copy)  # the main file only, no WAL
+            with sqlite3.connect(copy) as db:
+                try:
+                    return bool(db.execute("SELECT count(*) FROM messages").fetchone()[0] == 300)
+                except sqlite3.Error:
+                    return False
+
+        await wait_until(main_file_has_them, "a background checkpoint", within=10)
+    finally:
+        await store.close()
