@@ -67,6 +67,27 @@ class UserIdTaken(StoreError):
     """create_user was given a userID that exists already (callers draw a new one)."""
 
 
+class UserCache:
+    """The users a process knows, in creation order, kept in memory by every back end:
+    a roster is built on every connection and must not cost a query per user."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._user_list: list[User] = []
+
+    def _add_user(self, user: User) -> User:
+        """Append a user (creation order); returns the cached instance."""
+        known = self._users.setdefault(user.user_id, user)
+        self._user_list.append(known)
+        return known
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def list_users(self) -> list[User]:
+        return self._user_list
+
+
 def conversation_key(a: str, b: str) -> tuple[str, str]:
     """The order-independent key of the conversation between two users."""
     return (a, b) if a <= b else (b, a)

@@ -11,22 +11,22 @@ from chat_server.stores.base import (
     Page,
     Saved,
     User,
+    UserCache,
     UserIdTaken,
     UsernameTaken,
     conversation_key,
 )
 
 
-class MemoryStore:
+class MemoryStore(UserCache):
     """Everything in dicts and lists; every operation is synchronous under the hood, so
     calls complete in the order they are made."""
 
     kind = "memory"
 
     def __init__(self, retention_days: int = 0) -> None:
+        super().__init__()
         self.retention_days = retention_days
-        self._users: dict[str, User] = {}
-        self._user_list: list[User] = []
         self._name_keys: set[str] = set()
         self._sessions: dict[bytes, str] = {}
         # conversation key -> messages (ids increase along the list) and their ids
@@ -51,9 +51,7 @@ class MemoryStore:
             raise UsernameTaken(username)
         if user_id in self._users:
             raise UserIdTaken(user_id)
-        user = User(user_id=user_id, username=username)
-        self._users[user_id] = user
-        self._user_list.append(user)
+        user = self._add_user(User(user_id=user_id, username=username))
         self._name_keys.add(key)
         self._sessions[session_hash] = user_id
         return user
@@ -61,12 +59,6 @@ class MemoryStore:
     async def user_for_session(self, session_hash: bytes) -> User | None:
         user_id = self._sessions.get(session_hash)
         return None if user_id is None else self._users.get(user_id)
-
-    async def get_user(self, user_id: str) -> User | None:
-        return self._users.get(user_id)
-
-    async def list_users(self) -> list[User]:
-        return self._user_list
 
     async def save_message(
         self, from_id: str, to_id: str, content: str, client_id: str | None = None

@@ -31,6 +31,7 @@ from chat_server.stores.base import (
     Saved,
     StoreUnavailable,
     User,
+    UserCache,
     UserIdTaken,
     UsernameTaken,
     conversation_key,
@@ -130,17 +131,16 @@ def _entry_to_message(entry_id: bytes | str, fields: dict[Any, Any]) -> Message:
     )
 
 
-class RedisStore:
+class RedisStore(UserCache):
     """Redis back end; safe to share between any number of chat-server processes."""
 
     kind = "redis"
 
     def __init__(self, url: str, retention_days: int | None = None) -> None:
+        super().__init__()
         self.url = url
         self.retention_days = retention_days
         self.redis: aioredis.Redis | None = None
-        self._users: dict[str, User] = {}
-        self._user_list: list[User] = []
         self._create_user: Any = None
         self._save_message: Any = None
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch)
@@ -198,13 +198,8 @@ class RedisStore:
             raise UsernameTaken(username)
         if result == "idtaken":
             raise UserIdTaken(user_id)
-        return await self._remember(user_id, username)
-
-    async def _remember(self, user_id: str, username: str) -> User:
-        user = self._users.get(user_id)
-        if user is None:
-            user = self._users[user_id] = User(user_id, username)
-        return user
+        # the roster order comes from chat:users (_sync_users), not from this call
+        return self._users.setdefault(user_id, User(user_id, username))
 
     async def _sync_users(self) -> None:
         """Pick up users created by other processes (the cache only grows)."""
@@ -219,8 +214,7 @@ class RedisStore:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         for raw, name in zip(ids, names, strict=True):
-            user = await self._remember(text(raw), text(name or b""))
-            self._user_list.append(user)
+            self._add_user(User(text(raw), text(name or b"")))
 
     async def user_for_session(self, session_hash: bytes) -> User | None:
         try:
@@ -237,7 +231,7 @@ class RedisStore:
             name = await self._r.hget(f"{PREFIX}user:{user_id}", "username")
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return None if name is None else await self._remember(user_id, text(name))
+        return None if name is None else self._users.setdefault(user_id, User(user_id, text(name)))
 
     async def list_users(self) -> list[User]:
         await self._sync_users()

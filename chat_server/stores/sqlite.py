@@ -25,6 +25,7 @@ from chat_server.stores.base import (
     Saved,
     StoreUnavailable,
     User,
+    UserCache,
     UserIdTaken,
     UsernameTaken,
     conversation_key,
@@ -108,7 +109,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return int(found)
 
 
-class SqliteStore:
+class SqliteStore(UserCache):
     """SQLite back end (``sqlite:///path/to/file.db[?synchronous=normal|full]``)."""
 
     kind = "sqlite"
@@ -116,13 +117,12 @@ class SqliteStore:
     def __init__(self, path: Path, synchronous: str = "normal", retention_days: int = 0) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        super().__init__()
         self.path = path
         self.synchronous = synchronous
         self.retention_days = retention_days
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._users: dict[str, User] = {}
-        self._user_list: list[User] = []
         self._known_peers: set[tuple[str, str]] = set()
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
         self._last_ts = 0
@@ -161,8 +161,8 @@ class SqliteStore:
         migrate(conn)
         self._conn = conn
         rows = conn.execute("SELECT user_id, username FROM users ORDER BY seq").fetchall()
-        self._user_list = [User(user_id=u, username=n) for u, n in rows]
-        self._users = {u.user_id: u for u in self._user_list}
+        for user_id, username in rows:
+            self._add_user(User(user_id=user_id, username=username))
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -268,10 +268,7 @@ class SqliteStore:
         self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
     ) -> User:
         await self._run(self._create_user_sync, user_id, username, session_hash, unique)
-        user = User(user_id=user_id, username=username)
-        self._users[user_id] = user
-        self._user_list.append(user)
-        return user
+        return self._add_user(User(user_id=user_id, username=username))
 
     def _session_user_sync(self, session_hash: bytes) -> str | None:
         row = self._db.execute(
@@ -282,12 +279,6 @@ class SqliteStore:
     async def user_for_session(self, session_hash: bytes) -> User | None:
         user_id = await self._run(self._session_user_sync, session_hash)
         return None if user_id is None else self._users.get(user_id)
-
-    async def get_user(self, user_id: str) -> User | None:
-        return self._users.get(user_id)
-
-    async def list_users(self) -> list[User]:
-        return self._user_list
 
     # -- messages ---------------------------------------------------------------------
 
