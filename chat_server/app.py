@@ -60,8 +60,8 @@ def create_sio(config: Config) -> socketio.AsyncServer:
         # events of one connection are awaited in order (see namespace.py)
         async_handlers=False,
         max_http_buffer_size=config.max_payload,
-        # same-origin only: browsers from other origins are refused until configured
-        cors_allowed_origins=None,
+        # browsers from other origins are refused unless --cors-origin names them
+        cors_allowed_origins=config.cors_origins,
         # keep python-socketio's own loggers quiet: at debug level they would print
         # handshake payloads, and those carry sessionIDs
         logger=False,

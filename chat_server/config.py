@@ -65,6 +65,18 @@ class Config:
             "processes sharing the port (more than 1 needs a redis:// store)", metavar="N"
         ),
     )
+    max_connections_per_user: int = field(
+        default=10,
+        metadata=_opt("open connections one user may have at once (0: no limit)", metavar="N"),
+    )
+    cors_origin: str = field(
+        default="",
+        metadata=_opt(
+            "browser origins allowed to connect, comma-separated, or * for any "
+            "(default: none; clients that are not browsers send no origin)",
+            metavar="ORIGINS",
+        ),
+    )
     unique_usernames: bool = field(
         default=False,
         metadata=_opt("refuse a username already in use (case-insensitively)"),
@@ -84,6 +96,8 @@ class Config:
             raise ValueError("max payload must be at least 1024 bytes")
         if self.retention < 0:
             raise ValueError("retention must be 0 (keep forever) or more days")
+        if self.max_connections_per_user < 0:
+            raise ValueError("max connections per user must be 0 or more")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.workers > 1 and not self.store.startswith("redis"):
@@ -97,6 +111,14 @@ class Config:
         if self.bus:
             return self.bus
         return self.store if self.store.startswith(("redis://", "rediss://", "unix://")) else None
+
+    @property
+    def cors_origins(self) -> list[str] | str | None:
+        """python-socketio's cors_allowed_origins: None (same origin only), '*' or a list."""
+        origins = [o.strip() for o in self.cors_origin.split(",") if o.strip()]
+        if not origins:
+            return None
+        return "*" if "*" in origins else origins
 
 
 def env_name(field_name: str) -> str:

@@ -151,6 +151,9 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_connect(self, sid: str, auth: object) -> None:
         session_id, user = await self._authenticate(auth)
+        cap = self.config.max_connections_per_user
+        if cap and await self.presence.count(user.user_id) >= cap:
+            raise refuse(p.ERR_TOO_MANY_CONNECTIONS, p.ERR_TOO_MANY_CONNECTIONS)
         await self.presence.add(user.user_id, sid)
         self.connections[sid] = Connection(user.user_id, user.username)
         try:

@@ -48,6 +48,9 @@ class Presence(Protocol):
     async def online(self) -> set[str]:
         """The userIDs with at least one socket, on any process."""
 
+    async def count(self, user_id: str) -> int:
+        """How many sockets the user has open, on any process."""
+
     async def socket_count(self) -> int:
         """How many sockets are open on this process."""
 
@@ -88,6 +91,9 @@ class LocalPresence:
 
     async def online(self) -> set[str]:
         return set(self._sids)
+
+    async def count(self, user_id: str) -> int:
+        return len(self._sids.get(user_id, ()))
 
     async def socket_count(self) -> int:
         return self._count
@@ -273,6 +279,12 @@ class RedisPresence:
     async def online(self) -> set[str]:
         try:
             return {text(u) for u in await self.redis.smembers(f"{PREFIX}online")}
+        except self._errors() as exc:
+            raise StoreUnavailable(f"presence: {exc}") from exc
+
+    async def count(self, user_id: str) -> int:
+        try:
+            return int(await self.redis.scard(f"{PREFIX}presence:{user_id}"))
         except self._errors() as exc:
             raise StoreUnavailable(f"presence: {exc}") from exc
 

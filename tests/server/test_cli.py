@@ -108,6 +108,11 @@ def test_help_lists_every_option_with_its_variable(capsys: pytest.CaptureFixture
         ("--unique-usernames", "CHAT_SERVER_UNIQUE_USERNAMES"),
         ("--max-message-length", "CHAT_SERVER_MAX_MESSAGE_LENGTH"),
         ("--max-payload", "CHAT_SERVER_MAX_PAYLOAD"),
+        ("--retention", "CHAT_SERVER_RETENTION"),
+        ("--workers", "CHAT_SERVER_WORKERS"),
+        ("--bus", "CHAT_SERVER_BUS"),
+        ("--max-connections-per-user", "CHAT_SERVER_MAX_CONNECTIONS_PER_USER"),
+        ("--cors-origin", "CHAT_SERVER_CORS_ORIGIN"),
     ]:
         assert flag in text and var in text
 
