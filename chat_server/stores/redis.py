@@ -170,13 +170,6 @@ class RedisStore(UserCache):
             await self.redis.aclose()
             self.redis = None
 
-    async def ping(self) -> bool:
-        """True when Redis answers."""
-        try:
-            return bool(await self._r.ping())
-        except (RedisError, StoreUnavailable):
-            return False
-
     # -- users ------------------------------------------------------------------------
 
     async def create_user(
