@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -119,10 +120,17 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, config.host, config.port, reuse_port=reuse_port or None).start()
+        site = web.TCPSite(
+            runner,
+            config.host,
+            config.port,
+            reuse_port=reuse_port or None,
+            ssl_context=config.ssl_context(),
+        )
+        await site.start()
         port = runner.addresses[0][1]
         who = f"worker {os.getpid()}" if reuse_port else f"chat-server {__version__}"
-        print(f"{who} listening on http://{config.host}:{port}", flush=True)
+        print(f"{who} listening on {config.scheme}://{config.host}:{port}", flush=True)
         print(f"store: {redact_url(config.store)}", flush=True)
         await stop.wait()
         print("shutting down", flush=True)
@@ -190,7 +198,7 @@ def run_workers(config: Config, argv: Sequence[str]) -> int:
         stopping = True
     else:
         print(
-            f"chat-server {__version__} listening on http://{config.host}:{port} "
+            f"chat-server {__version__} listening on {config.scheme}://{config.host}:{port} "
             f"({config.workers} workers)",
             flush=True,
         )
@@ -248,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run = asyncio.run if "uvloop" in off else _uvloop_run()
         run(serve(config, reuse_port=args.reuse_port))
-    except OSError as exc:
+    except (OSError, ssl.SSLError) as exc:
         print(f"chat-server: {exc}", file=sys.stderr)
         return 1
     except (RuntimeError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ class Config:
             metavar="ORIGINS",
         ),
     )
+    certfile: str = field(
+        default="",
+        metadata=_opt("TLS certificate chain (PEM): serve https and wss", metavar="PATH"),
+    )
+    keyfile: str = field(
+        default="", metadata=_opt("TLS private key (PEM) of --certfile", metavar="PATH")
+    )
     unique_usernames: bool = field(
         default=False,
         metadata=_opt("refuse a username already in use (case-insensitively)"),
@@ -102,6 +110,8 @@ class Config:
             raise ValueError("workers must be at least 1")
         if self.workers > 1 and not self.store.startswith("redis"):
             raise ValueError("--workers above 1 needs a redis:// store shared by the workers")
+        if bool(self.certfile) != bool(self.keyfile):
+            raise ValueError("--certfile and --keyfile go together")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
 
@@ -111,6 +121,18 @@ class Config:
         if self.bus:
             return self.bus
         return self.store if self.store.startswith(("redis://", "rediss://", "unix://")) else None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.certfile else "http"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain http."""
+        if not self.certfile:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
 
     @property
     def cors_origins(self) -> list[str] | str | None:

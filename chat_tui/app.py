@@ -54,6 +54,7 @@ class ChatApp(App[None]):
         *,
         username: str | None = None,
         bell: bool = True,
+        cafile: str | None = None,
     ) -> None:
         super().__init__()
         self.server_url = server_url
@@ -61,7 +62,7 @@ class ChatApp(App[None]):
         self.first_username = username
         self.bell_on = bell
         self.state = ChatState()
-        self.client = ChatClient(server_url, self.post_message)
+        self.client = ChatClient(server_url, self.post_message, cafile=cafile)
         self.session: Session | None = None
         self.outbox: list[dict[str, str]] = []
         self.server_acks = False

@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--session-file", type=Path, help="keep the session here instead of the data folder"
     )
     parser.add_argument("--no-bell", action="store_true", help="do not ring the terminal bell")
+    parser.add_argument(
+        "--cafile",
+        help="trust only this CA certificate (PEM) for an https:// server, e.g. a private CA",
+    )
     return parser
 
 
@@ -41,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chat_tui.app import ChatApp  # Textual loads only when the app really starts
 
     path = args.session_file or session_path(args.url, args.profile)
-    app = ChatApp(args.url, SessionFile(path), username=args.username, bell=not args.no_bell)
+    app = ChatApp(
+        args.url,
+        SessionFile(path),
+        username=args.username,
+        bell=not args.no_bell,
+        cafile=args.cafile,
+    )
     app.run()
     return 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import socketio
 from textual.message import Message
 
@@ -61,12 +63,16 @@ class ChatClient:
         url: str,
         post: Callable[[Message], object],
         *,
+        cafile: str | None = None,
         ack_timeout: float = 10.0,
     ) -> None:
         self.url = url
         self.post = post
         self.auth: dict[str, str] = {}
         self.ack_timeout = ack_timeout
+        # TLS: the system's trusted CAs, or only the one in --cafile
+        self.ssl = ssl.create_default_context(cafile=cafile) if cafile else None
+        self._http: aiohttp.ClientSession | None = None
         self.sio: socketio.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._stopped = False
@@ -76,7 +82,12 @@ class ChatClient:
         return self.sio is not None and self.sio.connected
 
     def _new_client(self) -> socketio.AsyncClient:
-        sio = socketio.AsyncClient(reconnection=False)
+        options: dict[str, Any] = {"reconnection": False}
+        if self.ssl is not None:
+            if self._http is None or self._http.closed:
+                self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl))
+            options["http_session"] = self._http
+        sio = socketio.AsyncClient(**options)
         for name in self.EVENTS:
             sio.on(name, self._forward(name))
         return sio
@@ -159,11 +170,19 @@ class ChatClient:
     async def _close(self, sio: socketio.AsyncClient) -> None:
         with contextlib.suppress(Exception):
             await sio.disconnect()
+        # python-engineio leaves the HTTP session it made open when a connect fails; one
+        # per retry would pile up during a long outage
+        http = getattr(sio.eio, "http", None)
+        if http is not None and http is not self._http and not http.closed:
+            with contextlib.suppress(Exception):
+                await http.close()
 
     async def shutdown(self) -> None:
         self.stop()
         if self.sio is not None:
             await self._close(self.sio)
+        if self._http is not None:
+            await self._http.close()
 
     async def emit(self, event: str, data: Any) -> None:
         """Send without an ack (servers that speak only the tutorial's protocol)."""

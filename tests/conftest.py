@@ -41,11 +41,12 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.config.scheme}://127.0.0.1:{self.port}"
 
     async def start(self, port: int = 0) -> Server:
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        ssl_context = self.config.ssl_context()
+        await web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=ssl_context).start()
         self.port = self.runner.addresses[0][1]
         return self
 
@@ -316,7 +317,7 @@ def login(h: Harness, srv: Server) -> Login:
     return do
 
 
-URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+URL_LINE = re.compile(r"listening on (https?://127\.0\.0\.1:\d+)")
 
 
 class Proc:

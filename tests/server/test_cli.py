@@ -113,6 +113,8 @@ def test_help_lists_every_option_with_its_variable(capsys: pytest.CaptureFixture
         ("--bus", "CHAT_SERVER_BUS"),
         ("--max-connections-per-user", "CHAT_SERVER_MAX_CONNECTIONS_PER_USER"),
         ("--cors-origin", "CHAT_SERVER_CORS_ORIGIN"),
+        ("--certfile", "CHAT_SERVER_CERTFILE"),
+        ("--keyfile", "CHAT_SERVER_KEYFILE"),
     ]:
         assert flag in text and var in text
 
@@ -137,6 +139,7 @@ def test_defaults_flags_and_environment() -> None:
         (["--workers", "2", "--store", "sqlite:///tmp/x.db"], {}),
         (["--workers", "0"], {}),
         (["--retention", "-1"], {}),
+        (["--certfile", "/x.pem"], {}),
         ([], {"CHAT_SERVER_PORT": "abc"}),
         ([], {"CHAT_SERVER_UNIQUE_USERNAMES": "perhaps"}),
     ],

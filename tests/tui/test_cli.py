@@ -47,5 +47,12 @@ def test_help_runs_without_a_terminal() -> None:
         [sys.executable, "-m", "chat_tui", "--help"], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0
-    for flag in ("--username", "--profile", "--session-file", "--no-bell", "CHAT_SERVER_URL"):
+    for flag in (
+        "--username",
+        "--profile",
+        "--session-file",
+        "--no-bell",
+        "--cafile",
+        "CHAT_SERVER_URL",
+    ):
         assert flag in done.stdout
