@@ -135,6 +135,22 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def session_watch(
+    sio: socketio.AsyncServer, namespace: ChatNamespace, every: float = 2.0
+) -> None:
+    """Disconnect the sockets of revoked sessions (``chat-server sessions revoke`` runs in
+    another process and only changes the store). A Socket.IO disconnect: clients do not
+    reconnect by themselves, and a new attempt with the old sessionID is refused."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            for sid in await namespace.revoked_sids():
+                log.info("closing %s: its session was revoked", sid)
+                await sio.disconnect(sid)
+        except StoreUnavailable as exc:
+            log.warning("session check skipped: %s", exc)
+
+
 async def retention_loop(store: Store, every: float = 3600.0) -> None:
     """Apply the store's retention now and then every ``every`` seconds."""
     while True:
@@ -171,6 +187,7 @@ def create_app(
     async def open_store(_app: web.Application) -> None:
         await store.open()
         await presence.start(namespace.announce_offline)
+        tasks.append(asyncio.create_task(session_watch(sio, namespace)))
         if config.retention:
             tasks.append(asyncio.create_task(retention_loop(store)))
 

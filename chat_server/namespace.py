@@ -32,6 +32,7 @@ class Connection:
 
     user_id: str
     username: str
+    session_hash: bytes  # to notice a revoked session (app.session_watch)
 
 
 def refuse(message: str, reason: str) -> Exception:
@@ -101,6 +102,14 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     # -- connection -------------------------------------------------------------------
 
+    async def revoked_sids(self) -> list[str]:
+        """The sockets whose session no longer exists in the store (revoked)."""
+        conns = dict(self.connections)
+        if not conns:
+            return []
+        live = await self.store.live_sessions(list({c.session_hash for c in conns.values()}))
+        return [sid for sid, c in conns.items() if c.session_hash not in live]
+
     async def _authenticate(self, auth: object) -> tuple[str, User]:
         """Find or create the session the handshake asks for; refuse like the tutorial."""
         req = p.parse_auth(auth)
@@ -155,7 +164,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if cap and await self.presence.count(user.user_id) >= cap:
             raise refuse(p.ERR_TOO_MANY_CONNECTIONS, p.ERR_TOO_MANY_CONNECTIONS)
         await self.presence.add(user.user_id, sid)
-        self.connections[sid] = Connection(user.user_id, user.username)
+        self.connections[sid] = Connection(user.user_id, user.username, hash_session_id(session_id))
         try:
             await self.enter_room(sid, user.user_id)
             # session must precede users: clients derive "self" from the userID

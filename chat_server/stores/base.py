@@ -44,6 +44,14 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One login of a user (never the secret): who, and when it was created."""
+
+    user: User
+    created_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Saved:
     """Result of save_message: the stored message and whether this call created it."""
 
@@ -151,3 +159,13 @@ class Store(Protocol):
     async def apply_retention(self, now_ms: int | None = None) -> int:
         """Delete messages older than the store's retention period (none: keep all);
         returns how many were deleted. Sessions are never deleted by retention."""
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first (for ``chat-server sessions list``)."""
+
+    async def revoke_sessions(self, user_id: str) -> int:
+        """Delete every session of a user; returns how many. Their sessionIDs stop
+        working at once; servers disconnect their sockets (see live_sessions)."""
+
+    async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
+        """Which of these session hashes still exist (a server checks its connections)."""

@@ -10,6 +10,7 @@ from chat_server.stores.base import (
     Message,
     Page,
     Saved,
+    SessionInfo,
     User,
     UserCache,
     UserIdTaken,
@@ -29,6 +30,7 @@ class MemoryStore(UserCache):
         self.retention_days = retention_days
         self._name_keys: set[str] = set()
         self._sessions: dict[bytes, str] = {}
+        self._session_created: dict[bytes, int] = {}
         # conversation key -> messages (ids increase along the list) and their ids
         self._convs: dict[tuple[str, str], list[Message]] = {}
         self._conv_ids: dict[tuple[str, str], list[int]] = {}
@@ -54,6 +56,7 @@ class MemoryStore(UserCache):
         user = self._add_user(User(user_id=user_id, username=username))
         self._name_keys.add(key)
         self._sessions[session_hash] = user_id
+        self._session_created[session_hash] = time.time_ns() // 1_000_000
         return user
 
     async def user_for_session(self, session_hash: bytes) -> User | None:
@@ -105,6 +108,22 @@ class MemoryStore(UserCache):
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        return [
+            SessionInfo(self._users[uid], self._session_created.get(h))
+            for h, uid in self._sessions.items()
+        ]
+
+    async def revoke_sessions(self, user_id: str) -> int:
+        gone = [h for h, uid in self._sessions.items() if uid == user_id]
+        for h in gone:
+            del self._sessions[h]
+            self._session_created.pop(h, None)
+        return len(gone)
+
+    async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
+        return {h for h in session_hashes if h in self._sessions}
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         if not self.retention_days:

@@ -6,6 +6,7 @@ Key layout (prefix ``chat:``; docs/scaling.md has the full table):
     chat:user:<userID>         HASH   username, created
     chat:names                 HASH   username key (casefold) -> how many users use it
     chat:session:<sha256 hex>  STRING userID (no expiry: sessions last until revoked)
+    chat:user_sessions:<userID> HASH  sha256 hex -> created (ms), for listing and revoking
     chat:msgid                 STRING the last message id (INCR)
     chat:msgcount              STRING how many messages are stored
     chat:conv:<a>:<b>          STREAM one entry per message, entry id "<message id>-0";
@@ -29,6 +30,7 @@ from chat_server.stores.base import (
     Message,
     Page,
     Saved,
+    SessionInfo,
     StoreUnavailable,
     User,
     UserCache,
@@ -51,7 +53,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 PREFIX: Final = "chat:"
 _SendArgs = tuple[str, str, str, str | None]
 
-# KEYS: user, users, names, session. ARGV: userID, username, name key, created, unique
+# KEYS: user, users, names, session, user_sessions. ARGV: userID, username, name key,
+# created, unique, session hash
 _CREATE_USER: Final = """
 if ARGV[5] == '1' and tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0') > 0 then
   return 'taken'
@@ -63,6 +66,7 @@ redis.call('HSET', KEYS[1], 'created', ARGV[4])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('SET', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[6], ARGV[4])
 return 'ok'
 """
 
@@ -180,8 +184,16 @@ class RedisStore(UserCache):
             f"{PREFIX}users",
             f"{PREFIX}names",
             f"{PREFIX}session:{session_hash.hex()}",
+            f"{PREFIX}user_sessions:{user_id}",
         ]
-        args = [user_id, username, username_key(username), int(time.time() * 1000), int(unique)]
+        args = [
+            user_id,
+            username,
+            username_key(username),
+            int(time.time() * 1000),
+            int(unique),
+            session_hash.hex(),
+        ]
         try:
             result = await self._create_user(keys=keys, args=args)
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -316,6 +328,40 @@ class RedisStore(UserCache):
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         return {"users": int(users), "messages": int(messages or 0)}
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        try:
+            out: list[SessionInfo] = []
+            for user in await self.list_users():
+                created = await self._r.hgetall(f"{PREFIX}user_sessions:{user.user_id}")
+                out.extend(SessionInfo(user, int(c)) for c in created.values())
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return sorted(out, key=lambda s: s.created_ms or 0)
+
+    async def revoke_sessions(self, user_id: str) -> int:
+        key = f"{PREFIX}user_sessions:{user_id}"
+        try:
+            hashes = [text(h) for h in await self._r.hkeys(key)]
+            if not hashes:
+                return 0
+            pipe = self._r.pipeline(transaction=True)
+            pipe.delete(*[f"{PREFIX}session:{h}" for h in hashes])
+            pipe.delete(key)
+            deleted, _ = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(deleted)
+
+    async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
+        try:
+            pipe = self._r.pipeline(transaction=False)
+            for h in session_hashes:
+                pipe.exists(f"{PREFIX}session:{h.hex()}")
+            found = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {h for h, n in zip(session_hashes, found, strict=True) if n}
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         """Delete messages older than the retention period; returns how many."""

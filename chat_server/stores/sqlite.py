@@ -23,6 +23,7 @@ from chat_server.stores.base import (
     Message,
     Page,
     Saved,
+    SessionInfo,
     StoreUnavailable,
     User,
     UserCache,
@@ -396,6 +397,36 @@ class SqliteStore(UserCache):
         removed = self._transaction(work)
         self._messages -= removed
         return removed
+
+    def _list_sessions_sync(self) -> list[tuple[str, str, int]]:
+        return self._db.execute(
+            "SELECT s.user_id, u.username, s.created_ms FROM sessions s"
+            " JOIN users u ON u.user_id = s.user_id ORDER BY s.created_ms"
+        ).fetchall()
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        rows = await self._run(self._list_sessions_sync)
+        return [SessionInfo(self._users.get(u) or User(u, n), c) for u, n, c in rows]
+
+    async def revoke_sessions(self, user_id: str) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
+
+        return await self._run(self._transaction, work)
+
+    def _live_sync(self, hashes: list[bytes]) -> set[bytes]:
+        live: set[bytes] = set()
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT token_hash FROM sessions WHERE token_hash IN ({marks})", chunk
+            )
+            live.update(bytes(r[0]) for r in rows)
+        return live
+
+    async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
+        return await self._run(self._live_sync, session_hashes)
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         if not self.retention_days:

@@ -123,3 +123,19 @@ async def test_retention_deletes_old_messages_and_keeps_sessions(
         assert await keep.apply_retention(10**15) == 0
     finally:
         await keep.close()
+
+
+async def test_sessions_are_listed_revoked_and_checked(store: Store) -> None:
+    a = await store.create_user("a1", "alice", hash_session_id("sa"))
+    b = await store.create_user("b1", "bob", hash_session_id("sb"))
+    listed = await store.list_sessions()
+    assert [s.user for s in listed] == [a, b]
+    assert all(s.created_ms is None or s.created_ms > 0 for s in listed)
+    hashes = [hash_session_id(x) for x in ("sa", "sb", "nope")]
+    assert await store.live_sessions(hashes) == {hash_session_id("sa"), hash_session_id("sb")}
+    assert await store.revoke_sessions("a1") == 1
+    assert await store.revoke_sessions("a1") == 0
+    assert await store.user_for_session(hash_session_id("sa")) is None  # the secret is dead
+    assert await store.live_sessions(hashes) == {hash_session_id("sb")}
+    assert [s.user for s in await store.list_sessions()] == [b]
+    assert await store.get_user("a1") == a  # the user and their history stay
