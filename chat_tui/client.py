@@ -65,17 +65,20 @@ class ChatClient:
         *,
         cafile: str | None = None,
         ack_timeout: float = 10.0,
+        handshake_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.post = post
         self.auth: dict[str, str] = {}
         self.ack_timeout = ack_timeout
+        self.handshake_timeout = handshake_timeout
         # TLS: the system's trusted CAs, or only the one in --cafile
         self.ssl = ssl.create_default_context(cafile=cafile) if cafile else None
         self._http: aiohttp.ClientSession | None = None
         self.sio: socketio.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._stopped = False
+        self._lost = asyncio.Event()  # set when the current connection drops
 
     @property
     def connected(self) -> bool:
@@ -135,9 +138,7 @@ class ChatClient:
             sio.on("connect_error", self._refusal_recorder(refused))
             self.post(self.Connecting(attempt + 1))
             try:
-                await sio.connect(
-                    self.url, auth=self.auth, transports=["websocket"], wait_timeout=10
-                )
+                await self._connect(sio)
             except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
                 await self._close(sio)
                 message = str(refused[-1].get("message", "")) if refused else ""
@@ -154,7 +155,7 @@ class ChatClient:
                 await self._sleep(delay)
                 continue
             attempt = 0
-            self.sio = sio
+            self.sio, self._lost = sio, lost
             self.post(self.Connected())
             await lost.wait()
             self.sio = None
@@ -166,6 +167,31 @@ class ChatClient:
             delay = backoff_delay(attempt)
             self.post(self.Retrying(attempt, delay, "connection lost"))
             await self._sleep(delay)
+
+    async def _connect(self, sio: socketio.AsyncClient) -> None:
+        """Connect; give up at once when the link drops during the handshake.
+
+        python-socketio's connect() would otherwise wait its whole ``wait_timeout`` for a
+        namespace answer that can no longer come (seen with a proxy cutting connections).
+        """
+        connecting = asyncio.ensure_future(
+            sio.connect(self.url, auth=self.auth, transports=["websocket"], wait_timeout=10)
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.handshake_timeout
+        linked = False
+        while not connecting.done():
+            await asyncio.wait({connecting}, timeout=0.05)
+            state = sio.eio.state
+            linked = linked or state == "connected"
+            dropped = linked and state != "connected"
+            if not connecting.done() and (dropped or loop.time() > deadline):
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await connecting
+                why = "connection lost during the handshake" if dropped else "handshake timed out"
+                raise socketio.exceptions.ConnectionError(why)
+        connecting.result()
 
     async def _close(self, sio: socketio.AsyncClient) -> None:
         with contextlib.suppress(Exception):
@@ -191,11 +217,22 @@ class ChatClient:
         await self.sio.emit(event, data)
 
     async def call(self, event: str, data: Any) -> Any:
-        """Send and wait for the ack; raises ConnectionError or TimeoutError."""
+        """Send and wait for the ack; raises ConnectionError or TimeoutError. A call
+        fails as soon as its connection drops: the ack can no longer come, and waiting
+        out the timeout would hold the outbox back after every network blip."""
         if self.sio is None:
             raise ConnectionError("not connected")
+        acked = asyncio.ensure_future(self.sio.call(event, data, timeout=self.ack_timeout))
+        dropped = asyncio.ensure_future(self._lost.wait())
         try:
-            return await self.sio.call(event, data, timeout=self.ack_timeout)
+            await asyncio.wait({acked, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dropped.cancel()
+        if not acked.done():
+            acked.cancel()
+            raise ConnectionError("connection lost before the server answered")
+        try:
+            return acked.result()
         except socketio.exceptions.TimeoutError as exc:
             raise TimeoutError(str(exc)) from None
         except socketio.exceptions.BadNamespaceError as exc:

@@ -1,0 +1,137 @@
+"""A TCP proxy that cuts connections at random moments and delays data, between chat-tui
+and chat-server, during a stream of sends: nothing lost, nothing doubled, order kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from pathlib import Path
+
+import pytest
+
+from chat_tui.app import ChatApp
+from chat_tui.widgets.composer import Composer
+from tests.conftest import Harness, Server, wait_until
+from tests.tui.conftest import chat_ready, running, session_file
+
+MESSAGES = 60
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:port to the server; ``cut()`` drops every open connection."""
+
+    def __init__(self, upstream_port: int, rng: random.Random) -> None:
+        self.upstream_port, self.rng = upstream_port, rng
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.cuts = 0
+        self.accepted = 0
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await reader.read(65536):
+                if self.rng.random() < 0.2:  # some data arrives late
+                    await asyncio.sleep(self.rng.random() * 0.05)
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self.writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        self.cuts += 1
+        for w in list(self.writers):
+            transport = w.transport
+            if transport is not None:
+                transport.abort()  # a reset, as a dying network gives
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.fixture(params=["sqlite"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_random_cuts_and_delays_lose_and_double_nothing(
+    h: Harness, srv: Server, tmp_path: Path
+) -> None:
+    rng = random.Random(20261126)
+    bob = await h.login(srv, "bob")
+    proxy = CuttingProxy(srv.port, rng)
+    url = await proxy.start()
+    app = ChatApp(url, session_file(tmp_path), username="amy", bell=False)
+    try:
+        async with running(app):
+            await chat_ready(app, "bob")
+            sent = [f"m{i:02}" for i in range(MESSAGES)]
+
+            async def cutter() -> None:
+                while proxy.cuts < 8:
+                    await asyncio.sleep(0.05 + rng.random() * 0.25)
+                    # every cut hits an established connection, at a random moment of it
+                    await wait_until(lambda: app.client.connected, "a connection to cut", 15)
+                    await asyncio.sleep(rng.random() * 0.1)
+                    proxy.cut()
+
+            cutting = asyncio.create_task(cutter())
+            for text in sent:  # typed one after another, as fast as Enter can be pressed
+                app.post_message(Composer.Submitted(text))
+                await asyncio.sleep(rng.random() * 0.06)
+            await cutting
+            await wait_until(lambda: not app.outbox, "the outbox to drain", within=60)
+        page = await bob.call("history", {"with": app.state.self_id, "limit": 200})
+        stored = [m["content"] for m in page["messages"]]
+        assert stored == sent  # every message once, in the order written
+        live = [m["content"] for m in bob.of("private message")]
+        assert live == sent  # and delivered live once each
+        assert proxy.cuts == 8
+        assert proxy.accepted >= 9  # the client came back after each of the 8 cuts
+    finally:
+        await proxy.close()
+
+
+async def test_a_handshake_that_never_answers_is_given_up_quickly() -> None:
+    """A link that dies mid-handshake leaves python-engineio waiting 10 s or more;
+    chat-tui gives up after its handshake timeout and retries with backoff."""
+    from chat_tui.client import ChatClient
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def black_hole(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accept, never answer
+
+    hole = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+    port = hole.sockets[0].getsockname()[1]
+    events: list[object] = []
+    client = ChatClient(f"http://127.0.0.1:{port}", events.append, handshake_timeout=0.5)
+    client.login({"username": "x"})
+    running_client = asyncio.create_task(client.run())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await wait_until(
+        lambda: any(isinstance(e, ChatClient.Retrying) for e in events), "a retry", within=4
+    )
+    assert loop.time() - started < 3
+    await client.shutdown()
+    await running_client
+    for w in held:
+        w.close()
+    hole.close()
+    await hole.wait_closed()
