@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import Static
 
 from chat_server import protocol as p
 from chat_tui.client import ChatClient
@@ -27,6 +29,7 @@ from chat_tui.widgets.status_bar import StatusBar
 from chat_tui.widgets.user_list import OFFLINE, ONLINE, UserList
 
 HISTORY_PAGE = 50
+W = TypeVar("W", bound=Widget)
 
 
 class ChatApp(App[None]):
@@ -219,7 +222,8 @@ class ChatApp(App[None]):
             return
         contact, msg = placed
         if contact.user_id == self.state.open_id:
-            self._conversation().appended()
+            if (view := self._conversation()) is not None:
+                view.appended()
         else:
             self.refresh_roster()
             if msg.from_id != self.state.self_id:
@@ -243,7 +247,8 @@ class ChatApp(App[None]):
         self.outbox.append({"clientId": client_id, "to": to, "content": event.text})
         self.session_file.save_outbox(self.outbox)
         self.state.add_own(to, event.text, client_id, ts=int(time.time() * 1000))
-        self._conversation().appended()
+        if (view := self._conversation()) is not None:
+            view.appended()
         self.kick_outbox()
 
     def kick_outbox(self) -> None:
@@ -273,8 +278,9 @@ class ChatApp(App[None]):
                     self.outbox.pop(0)
                     self.session_file.save_outbox(self.outbox)
                 msg = self.state.acknowledge(item["to"], item["clientId"], ack)
-                if msg is not None and item["to"] == self.state.open_id:
-                    self._conversation().changed(msg)
+                view = self._conversation()
+                if msg is not None and item["to"] == self.state.open_id and view is not None:
+                    view.changed(msg)
         finally:
             self._flushing = False
         if self.outbox and self.client.connected:
@@ -290,7 +296,8 @@ class ChatApp(App[None]):
                 self.outbox.append(
                     {"clientId": msg.client_id, "to": contact.user_id, "content": msg.content}
                 )
-                self._conversation().changed(msg)
+                if (view := self._conversation()) is not None:
+                    view.changed(msg)
         self.session_file.save_outbox(self.outbox)
         self.kick_outbox()
 
@@ -316,8 +323,9 @@ class ChatApp(App[None]):
                 ack = None
             if isinstance(ack, dict) and "messages" in ack:
                 count = self.state.prepend_history(user_id, ack["messages"], ack.get("hasMore"))
-        if user_id == self.state.open_id:
-            self._conversation().prepended(count)
+        view = self._conversation()
+        if user_id == self.state.open_id and view is not None:
+            view.prepended(count)
 
     # -- navigation -------------------------------------------------------------------
 
@@ -329,18 +337,20 @@ class ChatApp(App[None]):
         self.refresh_roster()
 
     def _show_open(self, unread: int = 0) -> None:
-        if not isinstance(self.screen, ChatScreen):
+        view = self._conversation()
+        if view is None:
             return
         contact = self.state.contacts.get(self.state.open_id or "")
         names = display_names(self.state.contacts.values(), self.state.self_id)
-        self._conversation().show(contact, self.state.self_id, names, unread)
+        view.show(contact, self.state.self_id, names, unread)
         self._update_header()
 
     @on(UserList.OptionSelected, "#users")
     def user_clicked(self, event: UserList.OptionSelected) -> None:
         if event.option.id is not None and event.option.id != self.state.open_id:
             self.open_conversation(event.option.id)
-        self.screen.query_one(Composer).focus()
+        if (composer := self._widget(Composer)) is not None:
+            composer.focus()
 
     def action_step(self, delta: int) -> None:
         target = self.state.step(delta)
@@ -355,7 +365,7 @@ class ChatApp(App[None]):
             self.open_conversation(target)
 
     def action_switcher(self) -> None:
-        if not isinstance(self.screen, ChatScreen):
+        if self._chat() is None:
             return
         names = display_names(self.state.contacts.values(), self.state.self_id)
         order = [c.user_id for c in self.state.ordered()]
@@ -371,9 +381,9 @@ class ChatApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_scroll_conversation(self, direction: int) -> None:
-        if not isinstance(self.screen, ChatScreen):
-            return
         view = self._conversation()
+        if view is None:
+            return
         if direction < 0:
             view.action_page_up_or_load()
         else:
@@ -381,31 +391,45 @@ class ChatApp(App[None]):
 
     # -- drawing ----------------------------------------------------------------------
 
-    def _conversation(self) -> ConversationView:
-        return self.screen.query_one(ConversationView)
+    def _chat(self) -> ChatScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, ChatScreen) else None
+
+    def _widget(self, kind: type[W], selector: str | None = None) -> W | None:
+        """A widget of the chat screen, or None while it is not on screen or not mounted
+        yet (events can arrive just after a screen switch; the screen's Ready message
+        redraws everything from the state)."""
+        chat = self._chat()
+        if chat is None:
+            return None
+        return next(iter(chat.query(selector or kind).results(kind)), None)
+
+    def _conversation(self) -> ConversationView | None:
+        return self._widget(ConversationView)
 
     def refresh_roster(self) -> None:
-        if not isinstance(self.screen, ChatScreen):
+        users = self._widget(UserList)
+        if users is None:
             return
         names = display_names(self.state.contacts.values(), self.state.self_id)
-        self.screen.query_one(UserList).show(self.state, names)
+        users.show(self.state, names)
 
     def _update_header(self) -> None:
-        if not isinstance(self.screen, ChatScreen):
+        header = self._widget(Static, "#peer-header")
+        if header is None:
             return
-        header = self.screen.query_one("#peer-header")
         contact = self.state.contacts.get(self.state.open_id or "")
         if contact is None:
-            header.update(Text("No conversation open"))  # type: ignore[attr-defined]
+            header.update(Text("No conversation open"))
             return
         name = display_names(self.state.contacts.values(), self.state.self_id)[contact.user_id]
         status = f"{ONLINE} online" if contact.connected else f"{OFFLINE} offline"
-        header.update(Text(f"{safe_text(name)}   {status}"))  # type: ignore[attr-defined]
+        header.update(Text(f"{safe_text(name)}   {status}"))
 
     def _status(self, state: str, detail: str) -> None:
         self.connection_status = (state, detail)
-        if isinstance(self.screen, ChatScreen):
-            self.screen.query_one(StatusBar).set_status(state, detail)
+        if (status := self._widget(StatusBar)) is not None:
+            status.set_status(state, detail)
 
     @on(ChatScreen.Ready)
     def chat_screen_ready(self) -> None:
