@@ -213,13 +213,17 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                 if data is None or len(data) > limit:
                     break
                 try:
-                    await self.receive(eio_packet.Packet(encoded_packet=data))
-                except engineio.exceptions.UnknownPacketError:
-                    pass
+                    pkt = eio_packet.Packet(encoded_packet=data)
+                except Exception:  # not an Engine.IO packet at all: close this client
+                    self.server.logger.info("%s: malformed Engine.IO packet", self.sid)
+                    break
+                try:
+                    await self.receive(pkt)
                 except engineio.exceptions.SocketIsClosedError:
                     break
-                except Exception:
-                    self.server.logger.exception("Unknown receive error")
+                except Exception as exc:  # a packet the libraries cannot handle
+                    self.server.logger.info("%s: closing after a bad packet (%r)", self.sid, exc)
+                    break
         finally:
             self.transport = None
             with contextlib.suppress(Exception):
@@ -234,6 +238,18 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return EngineServer
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A packet that is not valid Socket.IO (bad JSON, unknown type, a CONNECT payload
+        that is not an object...) closes that one client, instead of being logged and
+        leaving the client waiting for an answer that never comes."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+            # the handlers themselves never raise (ChatNamespace.trigger_event guards
+            # them), so this is python-socketio failing on the packet itself
+            self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
+            await self.eio.disconnect(eio_sid)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         sock = self.eio.sockets.get(eio_sid)
