@@ -78,16 +78,13 @@ async def drop_transports(sio: socketio.AsyncServer) -> None:
     Clients then see what a crash looks like, a dropped connection, and reconnect by
     themselves; after a CLOSE packet (or a Socket.IO disconnect) the python-socketio and
     JavaScript clients give up instead. Relies on python-engineio's socket internals
-    (``close(abort=True)`` and the writer's ``None`` sentinel): pinned in pyproject.toml,
-    covered by tests/server/test_lifecycle.py.
+    (``close(abort=True)`` and the writer's ``None`` sentinel; fanout.LeanSocket closes
+    its transport on an abort): pinned in pyproject.toml, covered by
+    ``test_a_server_restart_is_survived_by_reconnecting_clients`` and tests/server/test_cli.py.
     """
     for sock in list(sio.eio.sockets.values()):
         await sock.close(wait=False, abort=True)
-        abort = getattr(sock, "abort_transport", None)
-        if abort is not None and getattr(sock, "transport", None) is not None:
-            abort()  # a LeanSocket writes to its transport itself: close that
-        else:
-            sock.queue.put_nowait(None)  # the writer task exits and closes the websocket
+        sock.queue.put_nowait(None)  # a library socket's writer task exits and closes
     sio.eio.sockets.clear()
 
 

@@ -183,10 +183,12 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         if await self.check_ping_timeout():
             self.write_frame(ws_frame(pkt))
 
-    def abort_transport(self) -> None:
-        """Drop the connection now (server shutdown): the read loop then ends."""
-        if self.transport is not None:
-            self.transport.close()
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """As Engine.IO's close; an abort also drops the transport this socket writes to
+        (the library's sockets have their writer task do that)."""
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if abort and self.transport is not None:
+            self.transport.close()  # the read loop then ends
 
     async def _websocket_handler(self, ws: Any) -> None:
         if getattr(self, "connected", False):  # an upgrade from long-polling: the library's path

@@ -110,27 +110,27 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         live = await self.store.live_sessions(list({c.session_hash for c in conns.values()}))
         return [sid for sid, c in conns.items() if c.session_hash not in live]
 
-    async def _authenticate(self, auth: object) -> tuple[str, User]:
-        """Find or create the session the handshake asks for; refuse like the tutorial."""
+    async def _authenticate(self, auth: object) -> tuple[str, bytes, User]:
+        """Find or create the session the handshake asks for; refuse like the tutorial.
+        Returns the sessionID, its hash and the user."""
         req = p.parse_auth(auth)
         if req.session_id is not None:
-            user = await self.store.user_for_session(hash_session_id(req.session_id))
+            session_hash = hash_session_id(req.session_id)
+            user = await self.store.user_for_session(session_hash)
             if user is not None:
-                return req.session_id, user
+                return req.session_id, session_hash, user
         try:
             username = p.validate_username(req.username)
         except p.ProtocolError as exc:
             raise refuse(p.INVALID_USERNAME, exc.reason) from None
         session_id = new_session_id()
+        session_hash = hash_session_id(session_id)
         for _ in range(5):  # a userID collision is astronomically rare; draw again
             try:
                 user = await self.store.create_user(
-                    new_user_id(),
-                    username,
-                    hash_session_id(session_id),
-                    unique=self.config.unique_usernames,
+                    new_user_id(), username, session_hash, unique=self.config.unique_usernames
                 )
-                return session_id, user
+                return session_id, session_hash, user
             except UsernameTaken:
                 raise refuse(p.INVALID_USERNAME, p.REASON_USERNAME_TAKEN) from None
             except UserIdTaken:
@@ -159,12 +159,12 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return out
 
     async def on_connect(self, sid: str, auth: object) -> None:
-        session_id, user = await self._authenticate(auth)
+        session_id, session_hash, user = await self._authenticate(auth)
         cap = self.config.max_connections_per_user
         if cap and await self.presence.count(user.user_id) >= cap:
             raise refuse(p.ERR_TOO_MANY_CONNECTIONS, p.ERR_TOO_MANY_CONNECTIONS)
         await self.presence.add(user.user_id, sid)
-        self.connections[sid] = Connection(user.user_id, user.username, hash_session_id(session_id))
+        self.connections[sid] = Connection(user.user_id, user.username, session_hash)
         try:
             await self.enter_room(sid, user.user_id)
             # session must precede users: clients derive "self" from the userID

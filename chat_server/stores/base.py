@@ -30,10 +30,6 @@ class Message:
     ts: int  # server time, ms since the epoch
     client_id: str | None = None
 
-    def peer_of(self, user_id: str) -> str:
-        """The other party of this message, seen from ``user_id`` (self for self-messages)."""
-        return self.to_id if self.from_id == user_id else self.from_id
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
