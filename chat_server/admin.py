@@ -29,9 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"the server's store [{env_name('store')}] (default: %(default)s)",
     )
+    # --store is also accepted after the subcommand ("sessions list --store URL")
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--store", default=argparse.SUPPRESS, metavar="URL", help="as above")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every session: userID, username, created")
-    revoke = sub.add_parser("revoke", help="end every session of one user")
+    sub.add_parser("list", parents=[after], help="every session: userID, username, created")
+    revoke = sub.add_parser("revoke", parents=[after], help="end every session of one user")
     revoke.add_argument("user", help="a userID, or a username (case-insensitive)")
     return parser
 

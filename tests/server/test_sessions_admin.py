@@ -42,7 +42,7 @@ async def test_revoking_a_user_ends_their_sessions_and_closes_their_sockets(h: H
     assert alice.user_id in out and bob.user_id in out and "alice" in out
     assert alice.session_id not in out  # the list never shows a secret
 
-    code, out, err = await sessions("--store", url, "revoke", "ALICE")
+    code, out, err = await sessions("revoke", "ALICE", "--store", url)  # either order
     assert code == 0, err
     assert f"revoked 1 session(s) of alice ({alice.user_id})" in out
     await wait_until(
