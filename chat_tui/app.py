@@ -141,8 +141,8 @@ class ChatApp(App[None]):
             return
         old = self.session.username if self.session else (self._login_name or "")
         notice = (
-            "The server no longer knows your session (it may have lost its data). "
-            "Pick a name to log in again."
+            "The server no longer knows your session (it was ended, or the server lost "
+            "its data). Pick a name to log in again."
             if self.session
             else f"The server refused the name: {reason}"
         )
