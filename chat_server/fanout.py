@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -30,6 +31,8 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
+
+log = logging.getLogger(__name__)
 
 # a client that reads slower than this much queued output is cut off, not buffered forever
 SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
@@ -53,6 +56,59 @@ def ws_frame(eio_pkt: Any) -> bytes:
     else:
         header = bytes((opcode, 127)) + n.to_bytes(8, "big")
     return header + payload
+
+
+class Corker:
+    """Frames written during one pass of the event loop leave as one write per transport.
+
+    A write to a socket is a system call that also runs the receiver's side of the TCP
+    stack on loopback; under load many messages for the same client are delivered in the
+    same pass (a group commit wakes all their handlers at once), so they are joined and
+    written together when the pass ends (``call_soon``: no timer, no added wait). Frames
+    of one transport keep their order; ``flush`` must run before anything else writes to
+    or closes that transport (LeanSocket does this).
+    """
+
+    MAX_FRAMES = 64
+
+    def __init__(self) -> None:
+        self._pending: dict[asyncio.Transport, list[bytes]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        frames = self._pending.get(transport)
+        if frames is not None:
+            frames.append(data)
+            if len(frames) >= self.MAX_FRAMES:  # bounded: a long pass flushes early
+                self.flush(transport)
+            return
+        if not self._pending:
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self.flush_all)
+        self._pending[transport] = [data]
+
+    def flush(self, transport: asyncio.Transport) -> None:
+        """Write out what is waiting for one transport, now."""
+        frames = self._pending.pop(transport, None)
+        if frames is not None:
+            self._write(transport, frames)
+
+    def flush_all(self) -> None:
+        pending, self._pending = self._pending, {}
+        for transport, frames in pending.items():
+            self._write(transport, frames)
+
+    @staticmethod
+    def _write(transport: asyncio.Transport, frames: list[bytes]) -> None:
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
+            log.warning("a client reads too slowly; closing its connection")
+            transport.close()
+            return
+        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
 
 class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
@@ -147,6 +203,7 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.corker = Corker()
         # a copy: the driver's table is shared by every Engine.IO server in the process
         driver: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped base
         setattr(self, "_async", {**driver, "websocket": PlainWebSocket})  # noqa: B010
@@ -166,15 +223,15 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     transport: asyncio.Transport | None = None  # set while frames go straight out
 
     def write_frame(self, data: bytes) -> None:
-        """Write a ready websocket frame; a client that stopped reading is cut off."""
+        """Write a ready websocket frame (at the end of this loop pass, joined with the
+        others for this client); a client that stopped reading is cut off."""
         transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
-            self.server.logger.warning("%s: client reads too slowly; closing", self.sid)
-            transport.close()
-            return
-        transport.write(data)
+        if transport is not None:
+            self.server.corker.write(transport, data)
+
+    def _flush(self) -> None:
+        if self.transport is not None:
+            self.server.corker.flush(self.transport)
 
     async def send(self, pkt: Any) -> None:
         if self.transport is None:
@@ -186,6 +243,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
         """As Engine.IO's close; an abort also drops the transport this socket writes to
         (the library's sockets have their writer task do that)."""
+        self._flush()  # what was sent before the close goes out before it
         await super().close(wait=wait, abort=abort, reason=reason)
         if abort and self.transport is not None:
             self.transport.close()  # the read loop then ends
@@ -227,6 +285,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                     self.server.logger.info("%s: closing after a bad packet (%r)", self.sid, exc)
                     break
         finally:
+            self._flush()
             self.transport = None
             with contextlib.suppress(Exception):
                 await ws.close()

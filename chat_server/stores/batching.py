@@ -29,9 +29,13 @@ class Batcher(Generic[A, R]):
         self._max = max_batch
         self._pending: list[tuple[A, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, item: A) -> R:
-        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:  # looked up once: get_running_loop() makes a getpid() system call
+            loop = self._loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, fut))
         if self._task is None:
             self._task = asyncio.create_task(self._flush())

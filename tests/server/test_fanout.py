@@ -4,13 +4,14 @@ it promises: no websocket compression, orjson on the wire, broadcasts without ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import pytest
 
 from chat_server.app import SIO_KEY
 from chat_server.fanout import FastEmit, OrjsonCodec, TextPacket
-from tests.conftest import Harness, Server
+from tests.conftest import Harness, Server, wait_until
 from tests.server.test_tutorial_protocol import barrier
 
 
@@ -102,6 +103,7 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
 
     class Server:
         logger = __import__("logging").getLogger("test")
+        corker = fanout.Corker()
 
     sock.server = Server()
     frame = fanout.ws_frame(__import__("engineio").packet.Packet(4, "x" * 4000))
@@ -109,8 +111,63 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
     while not transport.is_closing() and writes < 10_000:
         sock.write_frame(frame)
         writes += 1
+        if writes % 100 == 0:
+            await asyncio.sleep(0)  # a new pass of the loop now and then, as in a server
     assert transport.is_closing(), "the slow reader was never cut off"
     assert writes * len(frame) < 64 * 1024 * 1024  # it stopped long before memory ran away
+    theirs.close()
+
+
+async def test_frames_of_one_pass_leave_in_one_write_in_order() -> None:
+    """The Corker joins what one loop pass writes to a client; a flush (done before a
+    close) sends what is waiting at once; nothing is reordered or lost."""
+    import socket
+
+    from chat_server import fanout
+
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    writes: list[bytes] = []
+
+    class Counting:
+        """The real transport, counting the writes that reach it."""
+
+        def write(self, data: bytes) -> None:
+            writes.append(data)
+            transport.write(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(transport, name)
+
+    counted = Counting()
+    corker = fanout.Corker()
+    for i in range(5):
+        corker.write(counted, f"frame{i};".encode())  # type: ignore[arg-type]
+    assert writes == []  # nothing before the pass ends
+    await asyncio.sleep(0)
+    assert writes == [b"frame0;frame1;frame2;frame3;frame4;"]
+    corker.write(counted, b"last;")  # type: ignore[arg-type]
+    corker.flush(counted)  # type: ignore[arg-type]
+    assert writes[-1] == b"last;"
+    await asyncio.sleep(0)
+    assert len(writes) == 2  # flushed once, not again at the end of the pass
+    for _ in range(fanout.Corker.MAX_FRAMES + 1):
+        corker.write(counted, b"x")  # type: ignore[arg-type]
+    assert writes[-1] == b"x" * fanout.Corker.MAX_FRAMES  # a full buffer goes at once
+    await asyncio.sleep(0)
+    expected = b"".join(f"frame{i};".encode() for i in range(5)) + b"last;" + b"x" * 65
+    received = bytearray()
+
+    def all_bytes_arrived() -> bool:
+        with contextlib.suppress(BlockingIOError):
+            received.extend(theirs.recv(65536))
+        return len(received) >= len(expected)
+
+    await wait_until(all_bytes_arrived, "every frame at the other end")
+    assert bytes(received) == expected
+    transport.close()
     theirs.close()
 
 
