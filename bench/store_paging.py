@@ -27,8 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-from chat_server.stores.base import conversation_key
-from chat_server.stores.sqlite import SqliteStore, migrate
+from chat_server.stores.sqlite import PAGE_SIZE, SqliteStore, migrate
 
 HEAVY = 20_000
 
@@ -37,6 +36,7 @@ def fill(path: Path, messages: int, users: int, seed: int) -> list[str]:
     rnd = random.Random(seed)
     ids = [f"{i:016x}" for i in range(users)]
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # as the store makes a new file
     db.execute("PRAGMA journal_mode=WAL")
     migrate(db)
     db.execute("BEGIN")
@@ -44,22 +44,22 @@ def fill(path: Path, messages: int, users: int, seed: int) -> list[str]:
         "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,0)",
         ((u, f"user{i}", f"user{i}") for i, u in enumerate(ids)),
     )
-    peers: set[tuple[str, str]] = set()
+    seq = {u: i + 1 for i, u in enumerate(ids)}  # users.seq, in insertion order
+    peers: set[tuple[int, int]] = set()
 
-    def rows() -> Iterator[tuple[str, str, str, str, str, int, None]]:
+    def rows() -> Iterator[tuple[int, int, int, str, int, None]]:
         for n in range(messages):
             if n < HEAVY:
                 f, t = (ids[0], ids[1]) if n % 2 else (ids[1], ids[0])
             else:
                 f, t = rnd.choice(ids), rnd.choice(ids)
-            peers.add((f, t))
-            peers.add((t, f))
-            a, b = conversation_key(f, t)
-            yield (a, b, f, t, f"message {n} " + "x" * 40, n, None)
+            fs, ts = seq[f], seq[t]
+            peers.add((fs, ts))
+            peers.add((ts, fs))
+            yield (min(fs, ts), max(fs, ts), fs, f"message {n} " + "x" * 40, n, None)
 
     db.executemany(
-        "INSERT INTO messages (a, b, from_id, to_id, content, ts, client_id)"
-        " VALUES (?,?,?,?,?,?,?)",
+        "INSERT INTO messages (a, b, from_seq, content, ts, client_id) VALUES (?,?,?,?,?,?)",
         rows(),
     )
     db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", peers)

@@ -34,7 +34,7 @@ CONFIG_KEY = web.AppKey("config", Config)
 
 def levers_off() -> set[str]:
     """Speed levers turned off for an A/B measurement (docs/performance.md):
-    CHAT_SERVER_BENCH_OFF=fanout,compression,orjson,uvloop,gc,leanread,textpacket.
+    CHAT_SERVER_BENCH_OFF=fanout,compression,orjson,uvloop,gc,switch,leanread,textpacket.
     Empty in normal use."""
     return {x.strip() for x in os.environ.get("CHAT_SERVER_BENCH_OFF", "").split(",") if x}
 

@@ -24,12 +24,12 @@ from chat_server.stores.base import (
     Page,
     Saved,
     SessionInfo,
+    StoreError,
     StoreUnavailable,
     User,
     UserCache,
     UserIdTaken,
     UsernameTaken,
-    conversation_key,
 )
 from chat_server.stores.batching import Batcher
 
@@ -75,19 +75,59 @@ MIGRATIONS: Final[list[list[str]]] = [
             PRIMARY KEY (user_id, peer_id)
         ) WITHOUT ROWID""",
     ],
+    # v2: users are referred to by their integer users.seq, not their 36-character
+    # userID. The conversation index is then a few bytes per message instead of ~80, and
+    # a commit of a batch writes about half the pages (docs/performance.md).
+    [
+        """CREATE TABLE messages_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            a INTEGER NOT NULL,
+            b INTEGER NOT NULL,
+            from_seq INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            client_id TEXT
+        )""",
+        """INSERT INTO messages_v2 (id, a, b, from_seq, content, ts, client_id)
+            SELECT m.id, min(f.seq, t.seq), max(f.seq, t.seq), f.seq, m.content, m.ts,
+                   m.client_id
+            FROM messages m
+            JOIN users f ON f.user_id = m.from_id
+            JOIN users t ON t.user_id = m.to_id
+            ORDER BY m.id""",
+        # ids are never reused, even those of messages that retention deleted
+        """INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'messages_v2', 0 WHERE NOT EXISTS
+                (SELECT 1 FROM sqlite_sequence WHERE name = 'messages_v2')""",
+        """UPDATE sqlite_sequence SET seq = max(seq, coalesce(
+                (SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))
+            WHERE name = 'messages_v2'""",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v2 RENAME TO messages",
+        "CREATE INDEX messages_conv ON messages(a, b, id)",
+        """CREATE UNIQUE INDEX messages_client ON messages(from_seq, client_id)
+            WHERE client_id IS NOT NULL""",
+        """CREATE TABLE peers_v2 (
+            user_seq INTEGER NOT NULL,
+            peer_seq INTEGER NOT NULL,
+            PRIMARY KEY (user_seq, peer_seq)
+        ) WITHOUT ROWID""",
+        """INSERT INTO peers_v2 (user_seq, peer_seq)
+            SELECT u.seq, p.seq FROM peers
+            JOIN users u ON u.user_id = peers.user_id
+            JOIN users p ON p.user_id = peers.peer_id""",
+        "DROP TABLE peers",
+        "ALTER TABLE peers_v2 RENAME TO peers",
+    ],
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 SYNCHRONOUS_MODES: Final = ("off", "normal", "full", "extra")
 MAX_BATCH: Final = 512
+PAGE_SIZE: Final = 1024
 
-_MSG_COLUMNS = "id, from_id, to_id, content, ts, client_id"
+_MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id"
 _SendArgs = tuple[str, str, str, str | None]
-
-
-def _row_to_message(row: tuple[int, str, str, str, int, str | None]) -> Message:
-    return Message(
-        id=row[0], from_id=row[1], to_id=row[2], content=row[3], ts=row[4], client_id=row[5]
-    )
+_Row = tuple[int, int, int, int, str, int, str | None]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -124,7 +164,7 @@ class SqliteStore(UserCache):
         self.retention_days = retention_days
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._known_peers: set[tuple[str, str]] = set()
+        self._known_peers: set[tuple[int, int]] = set()
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
         self._last_ts = 0
         self._messages = 0
@@ -132,6 +172,26 @@ class SqliteStore(UserCache):
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._ckpt_conn: sqlite3.Connection | None = None
+        # users.seq <-> userID: the database refers to users by seq (schema v2)
+        self._seq_of: dict[str, int] = {}
+        self._user_of: dict[int, str] = {}
+
+    def _register(self, seq: int, user: User) -> User:
+        self._seq_of[user.user_id] = seq
+        self._user_of[seq] = user.user_id
+        return self._add_user(user)
+
+    def _to_message(self, row: _Row) -> Message:
+        msg_id, a, b, from_seq, content, ts, client_id = row
+        user_of = self._user_of
+        return Message(
+            id=msg_id,
+            from_id=user_of[from_seq],
+            to_id=user_of[b if from_seq == a else a],
+            content=content,
+            ts=ts,
+            client_id=client_id,
+        )
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -152,6 +212,11 @@ class SqliteStore(UserCache):
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # a new file gets 1 KiB pages: a commit writes every page it changed into the WAL,
+        # and a batch of messages changes one index page per conversation, so smaller
+        # pages mean far fewer bytes per commit (docs/performance.md). An existing file
+        # keeps the page size it was created with.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -161,9 +226,9 @@ class SqliteStore(UserCache):
         conn.execute("PRAGMA wal_autocheckpoint=0")
         migrate(conn)
         self._conn = conn
-        rows = conn.execute("SELECT user_id, username FROM users ORDER BY seq").fetchall()
-        for user_id, username in rows:
-            self._add_user(User(user_id=user_id, username=username))
+        rows = conn.execute("SELECT seq, user_id, username FROM users ORDER BY seq").fetchall()
+        for seq, user_id, username in rows:
+            self._register(seq, User(user_id=user_id, username=username))
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -244,15 +309,15 @@ class SqliteStore(UserCache):
 
     def _create_user_sync(
         self, user_id: str, username: str, session_hash: bytes, unique: bool
-    ) -> None:
+    ) -> int:
         key = username_key(username)
         now = time.time_ns() // 1_000_000
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> int:
             if unique and db.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
                 raise UsernameTaken(username)
             try:
-                db.execute(
+                cur = db.execute(
                     "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,?)",
                     (user_id, username, key, now),
                 )
@@ -262,14 +327,15 @@ class SqliteStore(UserCache):
                 "INSERT INTO sessions (token_hash, user_id, created_ms) VALUES (?,?,?)",
                 (session_hash, user_id, now),
             )
+            return int(cur.lastrowid or 0)
 
-        self._transaction(work)
+        return self._transaction(work)
 
     async def create_user(
         self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
     ) -> User:
-        await self._run(self._create_user_sync, user_id, username, session_hash, unique)
-        return self._add_user(User(user_id=user_id, username=username))
+        seq = await self._run(self._create_user_sync, user_id, username, session_hash, unique)
+        return self._register(seq, User(user_id=user_id, username=username))
 
     def _session_user_sync(self, session_hash: bytes) -> str | None:
         row = self._db.execute(
@@ -294,46 +360,52 @@ class SqliteStore(UserCache):
     async def _write_batch_async(self, items: list[_SendArgs]) -> list[Saved | Exception]:
         return list(await self._run(self._write_batch, items))
 
-    def _write_batch(self, items: list[_SendArgs]) -> list[Saved]:
+    def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
         """One transaction for a batch. Ids are assigned here, in order: this thread is
         the only writer of the file, so the next id is known without asking SQLite, and
         the whole batch goes in with one executemany."""
         db = self._db
-        out: list[Saved] = []
-        rows: list[tuple[int, str, str, str, str, str, int, str | None]] = []
-        new_peers: set[tuple[str, str]] = set()
+        seq_of = self._seq_of
+        out: list[Saved | Exception] = []
+        rows: list[tuple[int, int, int, int, str, int, str | None]] = []
+        new_peers: set[tuple[int, int]] = set()
         known = self._known_peers
-        by_client_id: dict[tuple[str, str], Message] = {}
+        by_client_id: dict[tuple[int, str], Message] = {}
         ts = max(time.time_ns() // 1_000_000, self._last_ts)
         next_id = self._next_id
         db.execute("BEGIN IMMEDIATE")
         try:
             for from_id, to_id, content, client_id in items:
+                from_seq = seq_of.get(from_id)
+                to_seq = seq_of.get(to_id)
+                if from_seq is None or to_seq is None:
+                    out.append(StoreError("unknown user"))
+                    continue
                 if client_id is not None:
-                    first = by_client_id.get((from_id, client_id))
+                    first = by_client_id.get((from_seq, client_id))
                     if first is None:
                         row = db.execute(
                             f"SELECT {_MSG_COLUMNS} FROM messages"
-                            " WHERE from_id = ? AND client_id = ?",
-                            (from_id, client_id),
+                            " WHERE from_seq = ? AND client_id = ?",
+                            (from_seq, client_id),
                         ).fetchone()
-                        first = None if row is None else _row_to_message(row)
+                        first = None if row is None else self._to_message(row)
                     if first is not None:
                         out.append(Saved(first, created=False))
                         continue
                 msg = Message(next_id, from_id, to_id, content, ts, client_id)
                 next_id += 1
-                a, b = (from_id, to_id) if from_id <= to_id else (to_id, from_id)
-                rows.append((msg.id, a, b, from_id, to_id, content, ts, client_id))
+                a, b = (from_seq, to_seq) if from_seq <= to_seq else (to_seq, from_seq)
+                rows.append((msg.id, a, b, from_seq, content, ts, client_id))
                 if client_id is not None:
-                    by_client_id[(from_id, client_id)] = msg
+                    by_client_id[(from_seq, client_id)] = msg
                 out.append(Saved(msg, created=True))
-                for pair in ((from_id, to_id), (to_id, from_id)):
-                    if pair not in known:
-                        new_peers.add(pair)
+                if (from_seq, to_seq) not in known:
+                    new_peers.add((from_seq, to_seq))
+                    new_peers.add((to_seq, from_seq))
             db.executemany(
-                "INSERT INTO messages (id, a, b, from_id, to_id, content, ts, client_id)"
-                " VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO messages (id, a, b, from_seq, content, ts, client_id)"
+                " VALUES (?,?,?,?,?,?,?)",
                 rows,
             )
             if new_peers:
@@ -349,7 +421,13 @@ class SqliteStore(UserCache):
         self._last_ts = ts
         return out
 
-    def _page_sync(self, a: str, b: str, before: int | None, limit: int) -> Page:
+    def _conversation(self, user_id: str, peer_id: str) -> tuple[int, int] | None:
+        a, b = self._seq_of.get(user_id), self._seq_of.get(peer_id)
+        if a is None or b is None:
+            return None
+        return (a, b) if a <= b else (b, a)
+
+    def _page_sync(self, a: int, b: int, before: int | None, limit: int) -> Page:
         if before is None:
             rows = self._db.execute(
                 f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ?"
@@ -363,12 +441,15 @@ class SqliteStore(UserCache):
                 (a, b, before, limit + 1),
             ).fetchall()
         has_more = len(rows) > limit
-        return Page([_row_to_message(r) for r in reversed(rows[:limit])], has_more=has_more)
+        return Page([self._to_message(r) for r in reversed(rows[:limit])], has_more=has_more)
 
     def _latest_by_peer_sync(self, user_id: str, limit: int) -> dict[str, Page]:
-        peers = self._db.execute("SELECT peer_id FROM peers WHERE user_id = ?", (user_id,))
+        me = self._seq_of.get(user_id)
+        if me is None:
+            return {}
+        peers = self._db.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
         pages = {
-            peer: self._page_sync(*conversation_key(user_id, peer), None, limit)
+            self._user_of[peer]: self._page_sync(min(me, peer), max(me, peer), None, limit)
             for (peer,) in peers.fetchall()
         }
         return {peer: page for peer, page in pages.items() if page.messages}
@@ -377,8 +458,10 @@ class SqliteStore(UserCache):
         return await self._run(self._latest_by_peer_sync, user_id, limit)
 
     async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
-        a, b = conversation_key(user_id, peer_id)
-        return await self._run(self._page_sync, a, b, before, limit)
+        key = self._conversation(user_id, peer_id)
+        if key is None:
+            return Page([], has_more=False)
+        return await self._run(self._page_sync, key[0], key[1], before, limit)
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
@@ -441,7 +524,7 @@ class SqliteStore(UserCache):
             rows = self._db.execute(
                 f"EXPLAIN QUERY PLAN SELECT {_MSG_COLUMNS} FROM messages"
                 " WHERE a = ? AND b = ? AND id < ? ORDER BY id DESC LIMIT ?",
-                ("x", "y", 10, 10),
+                (1, 2, 10, 10),
             ).fetchall()
             return [str(r[-1]) for r in rows]
 

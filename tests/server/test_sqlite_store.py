@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chat_server.stores import make_store
-from chat_server.stores.sqlite import SCHEMA_VERSION, SqliteStore, migrate
+from chat_server.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate
 from tests.conftest import Harness
 
 
@@ -35,6 +35,62 @@ def test_migrate_from_empty_and_refuse_newer(tmp_path: Path) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(RuntimeError, match="newer"):
         migrate(db)
+
+
+async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
+    """Schema v2 refers to users by integer; a v1 file (userIDs in every row) migrates
+    with its messages, clientIds, peers and never-reused ids intact."""
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for stmt in MIGRATIONS[0]:
+        db.execute(stmt)
+    db.execute("PRAGMA user_version = 1")
+    for uid, name in (("uid-bob", "bob"), ("uid-alice", "alice"), ("uid-carol", "carol")):
+        db.execute(
+            "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,1)",
+            (uid, name, name),
+        )
+    rows = [
+        (1, "uid-alice", "uid-bob", "uid-alice", "uid-bob", "hi bob", 100, "c1"),
+        (2, "uid-alice", "uid-bob", "uid-bob", "uid-alice", "hi alice", 101, None),
+        (3, "uid-alice", "uid-carol", "uid-carol", "uid-alice", "hey", 102, None),
+    ]
+    db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", rows)
+    db.executemany(
+        "INSERT INTO peers VALUES (?,?)",
+        [
+            ("uid-alice", "uid-bob"),
+            ("uid-bob", "uid-alice"),
+            ("uid-alice", "uid-carol"),
+            ("uid-carol", "uid-alice"),
+        ],
+    )
+    # ids 4..10 were used and then deleted by retention: never hand them out again
+    db.execute("UPDATE sqlite_sequence SET seq = 10 WHERE name = 'messages'")
+    db.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        page = await store.history("uid-bob", "uid-alice", None, 10)
+        got = [(m.id, m.from_id, m.to_id, m.content, m.ts, m.client_id) for m in page.messages]
+        assert got == [
+            (1, "uid-alice", "uid-bob", "hi bob", 100, "c1"),
+            (2, "uid-bob", "uid-alice", "hi alice", 101, None),
+        ]
+        latest = await store.latest_by_peer("uid-alice", 10)
+        assert sorted(latest) == ["uid-bob", "uid-carol"]
+        assert [m.content for m in latest["uid-carol"].messages] == ["hey"]
+        again = await store.save_message("uid-alice", "uid-bob", "hi bob", "c1")
+        assert (again.created, again.message.id) == (False, 1)
+        new = await store.save_message("uid-bob", "uid-carol", "new", None)
+        assert new.created and new.message.id == 11
+        assert (await store.counts())["messages"] == 4
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 async def test_paging_query_is_an_index_seek(tmp_path: Path) -> None:
@@ -78,6 +134,8 @@ async def test_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "w.db")
     await store.open()
     try:
+        await store.create_user("a", "alice", b"a" * 32)
+        await store.create_user("b", "bob", b"b" * 32)
         for i in range(300):
             await store.save_message("a", "b", f"m{i}")
 

@@ -24,6 +24,14 @@ async def store(
     await s.close()
 
 
+@pytest.fixture
+async def chat(store: Store) -> Store:
+    """A store with users a, b and c: messages are only ever between known users."""
+    for uid in ("a", "b", "c"):
+        await store.create_user(uid, f"user-{uid}", hash_session_id(f"s{uid}"))
+    return store
+
+
 async def test_users_sessions_and_creation_order(store: Store) -> None:
     a = await store.create_user("a1", "Alice", hash_session_id("sa"))
     b = await store.create_user("b1", "bob", hash_session_id("sb"))
@@ -46,7 +54,8 @@ async def test_unique_names_and_taken_ids(store: Store) -> None:
     assert [u.user_id for u in await store.list_users()] == ["a1", "a3"]
 
 
-async def test_concurrent_saves_complete_in_call_order(store: Store) -> None:
+async def test_concurrent_saves_complete_in_call_order(chat: Store) -> None:
+    store = chat
     results = await asyncio.gather(*(store.save_message("a", "b", f"m{i}") for i in range(300)))
     ids = [r.message.id for r in results]
     assert ids == sorted(ids) and len(set(ids)) == 300
@@ -58,7 +67,8 @@ async def test_concurrent_saves_complete_in_call_order(store: Store) -> None:
     assert page.has_more
 
 
-async def test_client_id_idempotency_even_within_one_batch(store: Store) -> None:
+async def test_client_id_idempotency_even_within_one_batch(chat: Store) -> None:
+    store = chat
     first, again, other = await asyncio.gather(
         store.save_message("a", "b", "x", "c1"),
         store.save_message("a", "b", "y", "c1"),
@@ -69,7 +79,8 @@ async def test_client_id_idempotency_even_within_one_batch(store: Store) -> None
     assert (await store.counts())["messages"] == 2
 
 
-async def test_latest_by_peer_and_self_conversations(store: Store) -> None:
+async def test_latest_by_peer_and_self_conversations(chat: Store) -> None:
+    store = chat
     for i in range(5):
         await store.save_message("a", "b", f"ab{i}")
     await store.save_message("c", "a", "ca")
@@ -84,7 +95,8 @@ async def test_latest_by_peer_and_self_conversations(store: Store) -> None:
     assert await store.latest_by_peer("nobody", 3) == {}
 
 
-async def test_history_pages_are_exact(store: Store) -> None:
+async def test_history_pages_are_exact(chat: Store) -> None:
+    store = chat
     saved = [(await store.save_message("a", "b", f"m{i}")).message for i in range(10)]
     page = await store.history("a", "b", saved[5].id, 3)
     assert page.messages == saved[2:5] and page.has_more
@@ -104,6 +116,7 @@ async def test_retention_deletes_old_messages_and_keeps_sessions(
     await s.open()
     try:
         await s.create_user("a", "alice", hash_session_id("sa"))
+        await s.create_user("b", "bob", hash_session_id("sb"))
         for i in range(5):
             await s.save_message("a", "b", f"m{i}")
         now = (await s.history("a", "b", None, 1)).messages[0].ts
