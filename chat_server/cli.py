@@ -160,10 +160,11 @@ def tune_gc() -> None:
 
 
 def tune_switching() -> None:
-    """Hand the GIL over sooner. The SQLite thread releases it for every step of SQLite
-    and then waits to get it back; with Python's default 5 ms switch interval a busy
-    event loop kept it waiting up to 5 ms each time, and senders waited on their commit
-    (docs/performance.md). Nothing changes while only one thread wants the GIL."""
+    """Hand the GIL over sooner. SQLite's threads (reads, checkpoints) release it for
+    every step of SQLite and then wait to get it back; with Python's default 5 ms switch
+    interval a busy event loop kept them waiting up to 5 ms each time, and a connecting
+    client waited on its read (docs/performance.md). Nothing changes while only one
+    thread wants the GIL."""
     sys.setswitchinterval(0.0002)
 
 

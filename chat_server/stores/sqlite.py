@@ -1,9 +1,15 @@
 """The default store: one embedded SQLite file in WAL mode, written with group commit.
 
-All SQLite work runs on one dedicated thread, so the event loop never blocks on disk and
-the connection is never shared between threads. Messages saved concurrently by many
-handlers are written in one transaction per batch; no caller is answered before the
-transaction holding its message has committed.
+Two connections. The writer commits on the event loop's own thread: with WAL and
+``synchronous=normal`` a commit only appends to the WAL (no fsync), which takes less time
+than handing the work to a thread and back, and a thread fought the event loop for the
+GIL on every SQLite step (docs/performance.md). With ``synchronous=full`` or ``extra`` a
+commit waits for the disk, so the writer gets a thread of its own. Reads (history, the
+latest messages at connect, session look-ups), which can be long, run on a reader thread
+with its own connection; WAL lets them run while the writer commits. Checkpoints, which
+fsync, run on a third connection and thread. Messages saved concurrently by many handlers
+are written in one transaction per batch; no caller is answered before the transaction
+holding its message has committed.
 """
 
 from __future__ import annotations
@@ -162,8 +168,12 @@ class SqliteStore(UserCache):
         self.path = path
         self.synchronous = synchronous
         self.retention_days = retention_days
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # the writer
+        self._rconn: sqlite3.Connection | None = None  # the reader, on self._executor
         self._executor: ThreadPoolExecutor | None = None
+        # None: writes run inline on the event loop (see the module's docstring)
+        self._writer: ThreadPoolExecutor | None = None
+        self.inline_writes = synchronous in ("off", "normal")
         self._known_peers: set[tuple[int, int]] = set()
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
         self._last_ts = 0
@@ -196,6 +206,7 @@ class SqliteStore(UserCache):
     # -- plumbing ---------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a read on the reader thread."""
         if self._executor is None:
             raise StoreUnavailable("store is not open")
         loop = asyncio.get_running_loop()
@@ -204,10 +215,26 @@ class SqliteStore(UserCache):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a write with the writer connection: inline, or on the writer thread."""
+        if self._conn is None:
+            raise StoreUnavailable("store is not open")
+        try:
+            if self._writer is None:
+                return fn(*args)
+            return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
     @property
     def _db(self) -> sqlite3.Connection:
         assert self._conn is not None, "store is not open"
         return self._conn
+
+    @property
+    def _rdb(self) -> sqlite3.Connection:
+        assert self._rconn is not None, "store is not open"
+        return self._rconn
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +247,9 @@ class SqliteStore(UserCache):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        # another process (chat-server sessions revoke) holds the lock for a moment at
+        # most; an inline writer must not stall the event loop long waiting for it
+        conn.execute(f"PRAGMA busy_timeout={1000 if self.inline_writes else 5000}")
         # checkpoints (which fsync the database file) run on their own connection and
         # thread, never inside a commit that a sender is waiting for
         conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -238,9 +267,14 @@ class SqliteStore(UserCache):
         ).fetchone()
         (top,) = conn.execute("SELECT max(id) FROM messages").fetchone()
         self._next_id = max(seq or 0, top or 0) + 1
+        reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        reader.execute("PRAGMA busy_timeout=5000")
+        self._rconn = reader
 
     async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-read")
+        if not self.inline_writes:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-write")
         await self._run(self._open_sync)
         self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-ckpt")
         self._checkpoint_task = asyncio.create_task(self._checkpoint_loop())
@@ -283,9 +317,18 @@ class SqliteStore(UserCache):
             )
             self._checkpointer.shutdown(wait=True)
             self._checkpointer = None
-        await self._run(self._close_sync)
+        await self._run(self._close_reader)
         self._executor.shutdown(wait=True)
         self._executor = None
+        await self._write(self._close_sync)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def _close_reader(self) -> None:
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
 
     def _close_sync(self) -> None:
         if self._conn is not None:
@@ -334,11 +377,11 @@ class SqliteStore(UserCache):
     async def create_user(
         self, user_id: str, username: str, session_hash: bytes, *, unique: bool = False
     ) -> User:
-        seq = await self._run(self._create_user_sync, user_id, username, session_hash, unique)
+        seq = await self._write(self._create_user_sync, user_id, username, session_hash, unique)
         return self._register(seq, User(user_id=user_id, username=username))
 
     def _session_user_sync(self, session_hash: bytes) -> str | None:
-        row = self._db.execute(
+        row = self._rdb.execute(
             "SELECT user_id FROM sessions WHERE token_hash = ?", (session_hash,)
         ).fetchone()
         return None if row is None else str(row[0])
@@ -358,7 +401,7 @@ class SqliteStore(UserCache):
         return await self._batcher.submit((from_id, to_id, content, client_id))
 
     async def _write_batch_async(self, items: list[_SendArgs]) -> list[Saved | Exception]:
-        return list(await self._run(self._write_batch, items))
+        return list(await self._write(self._write_batch, items))
 
     def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
         """One transaction for a batch. Ids are assigned here, in order: this thread is
@@ -429,13 +472,13 @@ class SqliteStore(UserCache):
 
     def _page_sync(self, a: int, b: int, before: int | None, limit: int) -> Page:
         if before is None:
-            rows = self._db.execute(
+            rows = self._rdb.execute(
                 f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ?"
                 " ORDER BY id DESC LIMIT ?",
                 (a, b, limit + 1),
             ).fetchall()
         else:
-            rows = self._db.execute(
+            rows = self._rdb.execute(
                 f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ? AND id < ?"
                 " ORDER BY id DESC LIMIT ?",
                 (a, b, before, limit + 1),
@@ -447,7 +490,7 @@ class SqliteStore(UserCache):
         me = self._seq_of.get(user_id)
         if me is None:
             return {}
-        peers = self._db.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
+        peers = self._rdb.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
         pages = {
             self._user_of[peer]: self._page_sync(min(me, peer), max(me, peer), None, limit)
             for (peer,) in peers.fetchall()
@@ -466,23 +509,43 @@ class SqliteStore(UserCache):
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
 
-    def _retention_sync(self, cutoff_ms: int) -> int:
+    RETENTION_CHUNK: Final = 2000
+
+    def _first_kept_sync(self, cutoff_ms: int) -> int | None:
+        # ids and times grow together here (one writer, ts never goes back), so
+        # everything before the first message at or after the cutoff is older
+        row = self._rdb.execute(
+            "SELECT id FROM messages WHERE ts >= ? ORDER BY id LIMIT 1", (cutoff_ms,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _delete_chunk_sync(self, below_id: int) -> int:
         def work(db: sqlite3.Connection) -> int:
-            # ids and times grow together here (one writer, ts never goes back), so
-            # everything before the first message at or after the cutoff is older
-            row = db.execute(
-                "SELECT id FROM messages WHERE ts >= ? ORDER BY id LIMIT 1", (cutoff_ms,)
-            ).fetchone()
-            if row is None:
-                return db.execute("DELETE FROM messages").rowcount
-            return db.execute("DELETE FROM messages WHERE id < ?", (row[0],)).rowcount
+            return db.execute(
+                "DELETE FROM messages WHERE id IN"
+                " (SELECT id FROM messages WHERE id < ? ORDER BY id LIMIT ?)",
+                (below_id, self.RETENTION_CHUNK),
+            ).rowcount
 
         removed = self._transaction(work)
         self._messages -= removed
         return removed
 
+    async def _retention(self, cutoff_ms: int) -> int:
+        """Delete in chunks of short transactions, so that senders (whose commits share
+        the writer) never wait behind one long delete."""
+        first_kept = await self._run(self._first_kept_sync, cutoff_ms)
+        below = self._next_id if first_kept is None else first_kept
+        removed = 0
+        while True:
+            n = await self._write(self._delete_chunk_sync, below)
+            removed += n
+            if n < self.RETENTION_CHUNK:
+                return removed
+            await asyncio.sleep(0)
+
     def _list_sessions_sync(self) -> list[tuple[str, str, int]]:
-        return self._db.execute(
+        return self._rdb.execute(
             "SELECT s.user_id, u.username, s.created_ms FROM sessions s"
             " JOIN users u ON u.user_id = s.user_id ORDER BY s.created_ms"
         ).fetchall()
@@ -495,14 +558,14 @@ class SqliteStore(UserCache):
         def work(db: sqlite3.Connection) -> int:
             return db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
-        return await self._run(self._transaction, work)
+        return await self._write(self._transaction, work)
 
     def _live_sync(self, hashes: list[bytes]) -> set[bytes]:
         live: set[bytes] = set()
         for i in range(0, len(hashes), 500):
             chunk = hashes[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
+            rows = self._rdb.execute(
                 f"SELECT token_hash FROM sessions WHERE token_hash IN ({marks})", chunk
             )
             live.update(bytes(r[0]) for r in rows)
@@ -515,13 +578,13 @@ class SqliteStore(UserCache):
         if not self.retention_days:
             return 0
         now = now_ms or time.time_ns() // 1_000_000
-        return await self._run(self._retention_sync, now - self.retention_days * 86_400_000)
+        return await self._retention(now - self.retention_days * 86_400_000)
 
     async def explain_page_query(self) -> list[str]:
         """The query plan of an older-page query (for tests that guard the index)."""
 
         def explain() -> list[str]:
-            rows = self._db.execute(
+            rows = self._rdb.execute(
                 f"EXPLAIN QUERY PLAN SELECT {_MSG_COLUMNS} FROM messages"
                 " WHERE a = ? AND b = ? AND id < ? ORDER BY id DESC LIMIT ?",
                 (1, 2, 10, 10),

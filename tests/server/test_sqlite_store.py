@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -149,5 +150,41 @@ async def test_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
                     return False
 
         await wait_until(main_file_has_them, "a background checkpoint", within=10)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_writes_inline_or_on_a_writer_thread(tmp_path: Path, synchronous: str) -> None:
+    """normal commits on the event loop (no fsync per commit); full waits for the disk, so
+    its writes run on a thread of their own. Both save, read back and revoke alike."""
+    store = SqliteStore(tmp_path / "s.db", synchronous=synchronous)
+    assert store.inline_writes is (synchronous == "normal")
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, uid.encode() * 32)
+        saved = await asyncio.gather(*(store.save_message("a", "b", f"m{i}") for i in range(50)))
+        page = await store.history("b", "a", None, 100)
+        assert [m.id for m in page.messages] == [s.message.id for s in saved]
+        assert await store.revoke_sessions("a") == 1
+        assert await store.user_for_session(b"a" * 32) is None
+    finally:
+        await store.close()
+
+
+async def test_retention_deletes_in_short_transactions(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "r.db", retention_days=1)
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, uid.encode() * 32)
+        total = 2 * SqliteStore.RETENTION_CHUNK + 17
+        await asyncio.gather(*(store.save_message("a", "b", f"m{i}") for i in range(total)))
+        latest = (await store.history("a", "b", None, 1)).messages[0]
+        assert await store.apply_retention(latest.ts + 2 * 86_400_000) == total
+        assert (await store.counts())["messages"] == 0
+        again = await store.save_message("a", "b", "after")
+        assert again.message.id == latest.id + 1  # ids are never reused
     finally:
         await store.close()
