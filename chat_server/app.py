@@ -140,6 +140,8 @@ async def session_watch(
     reconnect by themselves, and a new attempt with the old sessionID is refused."""
     while True:
         await asyncio.sleep(every)
+        for buckets in namespace.limits.values():
+            buckets.prune()
         try:
             for sid in await namespace.revoked_sids():
                 log.info("closing %s: its session was revoked", sid)

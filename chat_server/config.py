@@ -70,6 +70,20 @@ class Config:
         default=10,
         metadata=_opt("open connections one user may have at once (0: no limit)", metavar="N"),
     )
+    rate_burst: int = field(
+        default=20,
+        metadata=_opt(
+            "messages (and, separately, history requests) a user may send at once", metavar="N"
+        ),
+    )
+    rate_per_second: float = field(
+        default=5.0,
+        metadata=_opt(
+            "then this many per second; over it, an acked send is answered 'rate limited' "
+            "with retryAfter, an unacked one waits (0: no limit)",
+            metavar="R",
+        ),
+    )
     cors_origin: str = field(
         default="",
         metadata=_opt(
@@ -106,6 +120,10 @@ class Config:
             raise ValueError("retention must be 0 (keep forever) or more days")
         if self.max_connections_per_user < 0:
             raise ValueError("max connections per user must be 0 or more")
+        if self.rate_burst < 1:
+            raise ValueError("rate burst must be at least 1")
+        if self.rate_per_second < 0:
+            raise ValueError("rate per second must be 0 (no limit) or more")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.workers > 1 and not self.store.startswith("redis"):

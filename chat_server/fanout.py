@@ -32,6 +32,8 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
 
+from chat_server.protocol import ACK_WANTED
+
 log = logging.getLogger(__name__)
 
 # a client that reads slower than this much queued output is cut off, not buffered forever
@@ -311,6 +313,17 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             # them), so this is python-socketio failing on the packet itself
             self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
             await self.eio.disconnect(eio_sid)
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
+    ) -> None:
+        """As python-socketio's, telling the handler whether an ack was asked for
+        (protocol.ACK_WANTED): flood control answers those and holds back the others."""
+        token = ACK_WANTED.set(id is not None)
+        try:
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        finally:
+            ACK_WANTED.reset(token)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         sock = self.eio.sockets.get(eio_sid)

@@ -8,6 +8,7 @@ connections still run concurrently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import socketio
 
 from chat_server import protocol as p
 from chat_server.config import Config
+from chat_server.limits import TokenBuckets
 from chat_server.presence import Presence
 from chat_server.stores import Message, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
 from chat_server.tokens import hash_session_id, new_session_id, new_user_id
@@ -56,6 +58,11 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.presence = presence
         self.connections: dict[str, Connection] = {}
         self.shutting_down = False  # no presence broadcasts while every socket closes
+        # flood control, one bucket per user for each kind of event (limits.py)
+        self.limits = {
+            event: TokenBuckets(config.rate_burst, config.rate_per_second)
+            for event in (p.PRIVATE_MESSAGE, p.HISTORY)
+        }
         self._events: dict[str, Handler] = {
             p.PRIVATE_MESSAGE: self.handle_private_message,
             p.HISTORY: self.handle_history,
@@ -86,8 +93,20 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if handler is None:
             log.debug("unknown event %.64r from %s", event, sid)
             return p.error_ack(p.ERR_UNKNOWN_EVENT)
-        if sid not in self.connections:
+        conn = self.connections.get(sid)
+        if conn is None:
             return p.error_ack(p.ERR_INTERNAL)
+        buckets = self.limits.get(event)
+        if buckets is not None and (wait := buckets.take(conn.user_id)):
+            if p.ACK_WANTED.get():
+                log.debug("rate limited %r from %s", event, sid)
+                return p.rate_limited_ack(wait)
+            # nobody to tell: hold this connection's events back instead (limits.py)
+            while wait:
+                await asyncio.sleep(wait)
+                if sid not in self.connections:  # gone while it waited
+                    return None
+                wait = buckets.take(conn.user_id)
         try:
             return await handler(sid, data)
         except p.ProtocolError as exc:

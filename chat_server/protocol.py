@@ -7,6 +7,8 @@ Python names.
 
 from __future__ import annotations
 
+import contextvars
+import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,6 +39,7 @@ ERR_UNKNOWN_USER: Final = "unknown user"
 ERR_UNKNOWN_EVENT: Final = "unknown event"
 ERR_UNAVAILABLE: Final = "unavailable"
 ERR_TOO_MANY_CONNECTIONS: Final = "too many connections"
+ERR_RATE_LIMITED: Final = "rate limited"
 ERR_INTERNAL: Final = "internal error"
 REASON_USERNAME_REQUIRED: Final = "username required"
 REASON_USERNAME_NOT_STRING: Final = "username must be a string"
@@ -202,3 +205,13 @@ def user_payload(
 def error_ack(reason: str) -> dict[str, str]:
     """The ack sent back for a refused event."""
     return {"error": reason}
+
+
+def rate_limited_ack(wait_s: float) -> dict[str, Any]:
+    """The ack for an event over the sender's rate: retry after ``retryAfter`` ms."""
+    return {"error": ERR_RATE_LIMITED, "retryAfter": max(1, math.ceil(wait_s * 1000))}
+
+
+# Whether the event being handled asked for an ack (set around each event by
+# fanout.ChatSocketServer; handlers run inline, so they see their own event's value).
+ACK_WANTED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)

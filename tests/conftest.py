@@ -238,7 +238,8 @@ class Harness:
         return f"sqlite://{self.tmp_path / 'chat.db'}"
 
     async def server(self, store: Store | None = None, port: int = 0, **settings: Any) -> Server:
-        config = Config(**{"store": self.store_url(), "port": 0, **settings})
+        # flood control is off unless a test turns it on: tests send faster than people
+        config = Config(**{"store": self.store_url(), "port": 0, "rate_per_second": 0, **settings})
         srv = await Server(config, store=store).start(port)
         self.servers.append(srv)
         return srv
@@ -339,7 +340,8 @@ class Proc:
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **(env or {})},
+            # flood control off unless a test passes --rate-per-second (a flag wins)
+            env={**os.environ, "CHAT_SERVER_RATE_PER_SECOND": "0", **(env or {})},
             start_new_session=True,  # its own process group: kill() takes workers too
         )
         self = cls(proc)

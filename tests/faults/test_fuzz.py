@@ -57,7 +57,8 @@ class Loop:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.cases = 0
-        self.server = self.run(Server(Config(store=f"sqlite://{tmp / 'fuzz.db'}")).start())
+        config = Config(store=f"sqlite://{tmp / 'fuzz.db'}", rate_per_second=0)
+        self.server = self.run(Server(config).start())
         self.fuzzer = self.run(self._login("fuzzer"))
         self.bob = self.run(self._login("bob"))
 
@@ -194,7 +195,7 @@ async def test_malformed_raw_frames_cost_only_their_sender(
 ) -> None:
     import aiohttp
 
-    srv = await Server(Config(store=f"sqlite://{tmp_path / 'raw.db'}")).start()
+    srv = await Server(Config(store=f"sqlite://{tmp_path / 'raw.db'}", rate_per_second=0)).start()
     bob = Peer(srv.url, "bob")
     try:
         await bob.connect({"username": "bob"})
