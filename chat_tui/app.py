@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +31,21 @@ from chat_tui.widgets.user_list import OFFLINE, ONLINE, UserList
 
 HISTORY_PAGE = 50
 W = TypeVar("W", bound=Widget)
+
+
+def retry_delay(ack: object) -> float | None:
+    """Seconds to wait before sending again, when the server refused a send only for now:
+    ``rate limited`` (it says how long, ``retryAfter`` in ms) or ``unavailable`` (its
+    store is down for a moment). None for an answer that settles the message."""
+    if not isinstance(ack, dict):
+        return None
+    if ack.get("error") == p.ERR_RATE_LIMITED:
+        after = ack.get("retryAfter")
+        ms = after if isinstance(after, int | float) and not isinstance(after, bool) else 1000
+        return min(max(ms / 1000, 0.05), 60.0)
+    if ack.get("error") == p.ERR_UNAVAILABLE:
+        return 2.0
+    return None
 
 
 class ChatApp(App[None]):
@@ -274,6 +290,11 @@ class ChatApp(App[None]):
                         ack = None
                 except (ConnectionError, TimeoutError):
                     return
+                if (delay := retry_delay(ack)) is not None:
+                    # the server will take it later (flood control, a store outage):
+                    # it stays pending, first in the outbox, and goes again as it is
+                    await asyncio.sleep(delay)
+                    continue
                 if self.outbox and self.outbox[0] is item:
                     self.outbox.pop(0)
                     self.session_file.save_outbox(self.outbox)

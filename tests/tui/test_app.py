@@ -345,3 +345,27 @@ async def test_the_login_screen_shows_the_servers_refusal_inline(
         assert isinstance(app.screen, LoginScreen)
         await pilot.press("end", *"2", "enter")
         await chat_ready(app, "TAKEN2 (yourself)")
+
+
+async def test_sends_over_the_rate_limit_wait_and_go_out_by_themselves(
+    h: Harness, make_app: MakeApp, tmp_path: Path
+) -> None:
+    """The server answers `rate limited` with retryAfter: chat-tui keeps the message
+    pending and sends it again after that long, in order, each exactly once."""
+    srv = await h.server(rate_burst=1, rate_per_second=1)
+    bob = await h.login(srv, "bob")
+    app = make_app(srv.url, session_file(tmp_path), username="amy")
+    async with running(app) as pilot:
+        await chat_ready(app, "bob")
+        for i in range(3):
+            await pilot.press(*f"quick {i}", "enter")
+        await bob.wait_for("private message", 3)
+        assert [m["content"] for m in bob.of("private message")] == [f"quick {i}" for i in range(3)]
+        await wait_until(
+            lambda: (
+                delivered(app, bob.user_id) == [(f"quick {i}", Delivery.SENT) for i in range(3)]
+            ),
+            "all three sent, none failed",
+        )
+        page = await bob.call("history", {"with": app.state.self_id})
+        assert len(page["messages"]) == 3
