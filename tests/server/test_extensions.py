@@ -124,15 +124,46 @@ async def test_history_without_before_is_the_latest_page(login: Login) -> None:
     assert empty == {"messages": [], "hasMore": False}
 
 
-async def test_history_only_shows_your_own_conversations(login: Login) -> None:
+async def test_history_only_shows_your_own_conversations(
+    h: Harness, srv: Server, login: Login
+) -> None:
+    """Eve tries every way there is to read alice and bob's conversation."""
     alice = await login("alice")
     bob = await login("bob")
     eve = await login("eve")
-    await alice.call("private message", {"content": "secret", "to": bob.user_id})
-    # eve asks for every pairing she can name: only her own (empty) conversations come back
+    ack = await alice.call("private message", {"content": "secret", "to": bob.user_id})
+    secret_id = ack["message"]["id"]
+    empty = {"messages": [], "hasMore": False}
+    # every pairing she can name: only her own (empty) conversations come back
     for peer in (alice.user_id, bob.user_id, eve.user_id):
-        page = await eve.call("history", {"with": peer, "limit": 200})
-        assert page == {"messages": [], "hasMore": False}
+        assert await eve.call("history", {"with": peer, "limit": 200}) == empty
+        # paging from an id of their conversation, or from beyond every id
+        for before in (secret_id, secret_id + 1, 2**53):
+            assert await eve.call("history", {"with": peer, "before": before}) == empty
+        # naming a second party in fields the server does not read
+        for extra in ({"from": alice.user_id}, {"userID": alice.user_id}, {"a": alice.user_id}):
+            assert await eve.call("history", {"with": peer, **extra}) == empty
+    # both of them at once, in any shape: refused, not answered
+    for shape in ([alice.user_id, bob.user_id], {"a": alice.user_id, "b": bob.user_id}):
+        assert await eve.call("history", {"with": shape}) == {"error": "unknown user"}
+    # a send naming alice as its sender is from eve (the server sets `from`)
+    forged = await eve.call(
+        "private message", {"content": "hi", "to": bob.user_id, "from": alice.user_id}
+    )
+    assert forged["message"]["from"] == eve.user_id
+    # userIDs are public: using one as a sessionID makes a new user, never alice
+    for auth in ({"sessionID": alice.user_id, "username": "x"}, {"userID": alice.user_id}):
+        other = h.peer(srv)
+        if "username" in auth:
+            await other.connect(auth)
+            assert other.user_id != alice.user_id
+            assert "secret" not in str(other.users)
+        else:
+            await other.expect_refused(auth)
+    # the roster eve gets on a new connection holds no trace of their conversation
+    again = await h.resume(srv, eve.session_id)
+    assert "secret" not in str(again.users)
+    assert [m["content"] for m in eve.of("private message")] == []  # nor live
 
 
 @pytest.mark.parametrize(
