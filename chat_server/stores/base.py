@@ -133,7 +133,7 @@ class Store(Protocol):
     ) -> Saved:
         """Store a message and return it with its new id and ts.
 
-        Durable (committed) before it returns. Calls complete in the order they were made,
+        Both users exist (created with create_user). Durable (committed) before it returns. Calls complete in the order they were made,
         and ids follow that order. With ``client_id``, a second call with the same sender
         and client_id stores nothing and returns the first message with ``created=False``.
         Raises StoreUnavailable when nothing could be stored.
