@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LEVERS = ["fanout", "compression", "orjson", "uvloop", "gc", "leanread", "textpacket"]
+LEVERS = ["fanout", "compression", "orjson", "uvloop", "gc", "leanread", "textpacket", "switch"]
 SCENARIOS = {
     "throughput": ["--users", "50", "--messages", "400", "--window", "4"],
     "storm": ["--users", "1000", "--rate", "1000", "--seconds", "8"],
@@ -64,6 +64,8 @@ def run(off: list[str], scenario: str, loadgen: Path, tmp: Path) -> dict[str, fl
             f"sqlite://{db}",
             "--log-level",
             "warning",
+            "--rate-per-second",
+            "0",  # flood control off: the load generator sends far faster than a person
         ],
         env=env,
         stdout=subprocess.DEVNULL,
