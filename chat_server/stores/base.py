@@ -134,9 +134,10 @@ class Store(Protocol):
         """Store a message and return it with its new id and ts.
 
         Both users exist (created with create_user). Durable (committed) before it
-        returns. Calls complete in the order they were made, and ids follow that order. With ``client_id``, a second call with the same sender
-        and client_id stores nothing and returns the first message with ``created=False``.
-        Raises StoreUnavailable when nothing could be stored.
+        returns. Calls complete in the order they were made, and ids follow that order.
+        With ``client_id``, a second call with the same sender and client_id stores
+        nothing and returns the first message with ``created=False``. Raises
+        StoreUnavailable when nothing could be stored.
         """
 
     async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
