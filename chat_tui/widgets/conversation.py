@@ -82,7 +82,7 @@ class ConversationView(ScrollView, can_focus=True):
         self.marker_at = count - unread if 0 < unread <= count else None
         self.loading_older = False
         self._layout_from(0)
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._to_end()
 
     def appended(self) -> None:
         """The open conversation grew at the end (a message arrived or was written)."""
@@ -97,7 +97,13 @@ class ConversationView(ScrollView, can_focus=True):
             first -= 1
         self._layout_from(max(0, min(first, count - 1)))
         if at_bottom:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._to_end()
+
+    def _to_end(self) -> None:
+        """Show the last line now. (``scroll_end`` waits for the next layout, and until
+        then ``scroll_y`` lags behind: a burst of messages looked as if the user had
+        scrolled up, and the view stopped following.)"""
+        self.scroll_target_y = self.scroll_y = self.max_scroll_y
 
     def changed(self, msg: ChatMessage) -> None:
         """One message changed (sent, failed, got its id): lay out from it onwards."""
@@ -203,7 +209,7 @@ class ConversationView(ScrollView, can_focus=True):
             at_bottom = self.scroll_y >= self.max_scroll_y - 1
             self._layout_from(0)
             if at_bottom:
-                self.scroll_end(animate=False, immediate=True, x_axis=False)
+                self._to_end()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -369,3 +369,38 @@ async def test_sends_over_the_rate_limit_wait_and_go_out_by_themselves(
         )
         page = await bob.call("history", {"with": app.state.self_id})
         assert len(page["messages"]) == 3
+
+
+async def test_a_burst_of_messages_keeps_the_view_at_the_end_unless_scrolled_up(
+    h: Harness, make_app: MakeApp, tmp_path: Path
+) -> None:
+    srv = await h.server()
+    bob = await h.login(srv, "bob")
+    app = make_app(srv.url, session_file(tmp_path), username="amy")
+
+    def last_visible() -> str:
+        return [line for line in visible_lines(app) if line.strip()][-1]
+
+    async with running(app) as pilot:
+        await chat_ready(app, "bob")
+        for i in range(40):  # far more lines than the view has, in one go
+            await bob.send(app.state.self_id or "", f"burst {i}")
+        view = app.screen.query_one(ConversationView)
+        await wait_until(
+            lambda: (
+                "burst 39" in last_visible()
+                and view.scroll_y == view.max_scroll_y > 0
+                and view.allow_vertical_scroll  # laid out with its scroll bar
+            ),
+            "the view following the burst to its end",
+        )
+        await pilot.press("pageup")  # the user scrolls up to read: the view stays there
+        await wait_until(lambda: view.scroll_y == view.scroll_target_y == 0, "scrolled up")
+        shown = visible_lines(app)
+        for i in range(3):
+            await bob.send(app.state.self_id or "", f"later {i}")
+        await wait_until(
+            lambda: len(app.state.contacts[bob.user_id].messages) == 43, "three more messages"
+        )
+        await pilot.pause()
+        assert visible_lines(app) == shown
