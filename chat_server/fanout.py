@@ -11,7 +11,10 @@ does that inline for every recipient.
 
 Relies on python-engineio's AsyncSocket (``closed``, ``last_ping``, ``queue``, ``send``)
 and python-socketio's manager API, pinned in pyproject.toml and covered by every test that
-broadcasts (tests/server/test_tutorial_protocol.py) and by tests/server/test_fanout.py.
+broadcasts (tests/server/test_tutorial_protocol.py) and by tests/server/test_fanout.py;
+and on python-socketio's ``_handle_event_internal(server, sid, eio_sid, data, namespace,
+id)`` for whether an event asked for an ack (tests/server/test_flood.py answers acked and
+unacked sends differently, so it fails if that call changes).
 """
 
 from __future__ import annotations
