@@ -92,10 +92,20 @@ class Loop:
 
         return self.run(attempt())
 
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        """Engine.IO's ping tasks of closed sockets sleep until their next ping; end
+        them, so the stopped loop is not left with pending tasks."""
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     def close(self) -> None:
         for peer in (self.fuzzer, self.bob):
             self.run(peer.close())
         self.run(self.server.stop())
+        self.run(self._cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
