@@ -87,6 +87,7 @@ class ChatApp(App[None]):
         self.server_acks = False
         self._login_name: str | None = None
         self._flushing = False
+        self._last_held_notice = -1e9  # monotonic time of the last "held back" notice
         self._startup_notices: list[str] = []
         self.connection_status = ("connecting", server_url)
 
@@ -293,6 +294,7 @@ class ChatApp(App[None]):
                 if (delay := retry_delay(ack)) is not None:
                     # the server will take it later (flood control, a store outage):
                     # it stays pending, first in the outbox, and goes again as it is
+                    self._held_back_notice(ack)
                     await asyncio.sleep(delay)
                     continue
                 if self.outbox and self.outbox[0] is item:
@@ -306,6 +308,18 @@ class ChatApp(App[None]):
             self._flushing = False
         if self.outbox and self.client.connected:
             self.kick_outbox()
+
+    def _held_back_notice(self, ack: object) -> None:
+        """Say once in a while why messages stay pending (they go out by themselves)."""
+        now = time.monotonic()
+        if now - self._last_held_notice < 15:
+            return
+        self._last_held_notice = now
+        if isinstance(ack, dict) and ack.get("error") == p.ERR_RATE_LIMITED:
+            text = "Sending faster than the server allows: the rest follow at its pace."
+        else:
+            text = "The server cannot store messages right now: retrying by itself."
+        self.notify(text, title="Held back", timeout=4, markup=False)
 
     def action_retry(self) -> None:
         contact = self.state.contacts.get(self.state.open_id or "")

@@ -369,6 +369,8 @@ async def test_sends_over_the_rate_limit_wait_and_go_out_by_themselves(
         )
         page = await bob.call("history", {"with": app.state.self_id})
         assert len(page["messages"]) == 3
+        held = [n for n in app._notifications if "faster than the server" in str(n.message)]
+        assert len(held) == 1  # said once, not for every retry
 
 
 async def test_a_burst_of_messages_keeps_the_view_at_the_end_unless_scrolled_up(
