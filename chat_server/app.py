@@ -137,7 +137,8 @@ async def session_watch(
 ) -> None:
     """Disconnect the sockets of revoked sessions (``chat-server sessions revoke`` runs in
     another process and only changes the store). A Socket.IO disconnect: clients do not
-    reconnect by themselves, and a new attempt with the old sessionID is refused."""
+    reconnect by themselves, and a new attempt with the old sessionID is refused. The
+    same tick forgets rate buckets that have filled up again (limits.py)."""
     while True:
         await asyncio.sleep(every)
         for buckets in namespace.limits.values():

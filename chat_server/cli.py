@@ -68,7 +68,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                 help=help_text,
             )
             continue
-        kind: Any = {"int": int, "float": float}.get(str(getattr(f.type, "__name__", f.type)), str)
+        kind: Any = {"int": int, "float": float}.get(f.type, str)  # annotations are strings
         parser.add_argument(
             flag,
             type=kind,

@@ -33,10 +33,6 @@ class TokenBuckets:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
 
-    @property
-    def enabled(self) -> bool:
-        return self.rate > 0
-
     def take(self, key: str) -> float:
         """Take one token: 0.0 when there was one, else the seconds until there is."""
         if self.rate <= 0:

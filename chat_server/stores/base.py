@@ -8,7 +8,7 @@ and a late "offline" write can never overwrite a newer "online".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,12 @@ class UserCache:
         return self._user_list
 
 
-def conversation_key(a: str, b: str) -> tuple[str, str]:
-    """The order-independent key of the conversation between two users."""
+K = TypeVar("K", str, int)
+
+
+def conversation_key(a: K, b: K) -> tuple[K, K]:
+    """The order-independent key of the conversation between two users (their userIDs,
+    or the integers a back end knows them by)."""
     return (a, b) if a <= b else (b, a)
 
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, TypeVar
@@ -36,6 +36,7 @@ from chat_server.stores.base import (
     UserCache,
     UserIdTaken,
     UsernameTaken,
+    conversation_key,
 )
 from chat_server.stores.batching import Batcher
 
@@ -136,6 +137,15 @@ _SendArgs = tuple[str, str, str, str | None]
 _Row = tuple[int, int, int, int, str, int, str | None]
 
 
+@contextlib.contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    """SQLite's operational errors (locked, disk full, I/O) as the store's StoreUnavailable."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     (found,) = conn.execute("PRAGMA user_version").fetchone()
@@ -209,22 +219,17 @@ class SqliteStore(UserCache):
         """Run a read on the reader thread."""
         if self._executor is None:
             raise StoreUnavailable("store is not open")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        with _unavailable_on_error():
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
         """Run a write with the writer connection: inline, or on the writer thread."""
         if self._conn is None:
             raise StoreUnavailable("store is not open")
-        try:
+        with _unavailable_on_error():
             if self._writer is None:
                 return fn(*args)
             return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -401,11 +406,11 @@ class SqliteStore(UserCache):
         return await self._batcher.submit((from_id, to_id, content, client_id))
 
     async def _write_batch_async(self, items: list[_SendArgs]) -> list[Saved | Exception]:
-        return list(await self._write(self._write_batch, items))
+        return await self._write(self._write_batch, items)
 
     def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
-        """One transaction for a batch. Ids are assigned here, in order: this thread is
-        the only writer of the file, so the next id is known without asking SQLite, and
+        """One transaction for a batch. Ids are assigned here, in order: this connection
+        is the only writer of the file, so the next id is known without asking SQLite, and
         the whole batch goes in with one executemany."""
         db = self._db
         seq_of = self._seq_of
@@ -438,7 +443,7 @@ class SqliteStore(UserCache):
                         continue
                 msg = Message(next_id, from_id, to_id, content, ts, client_id)
                 next_id += 1
-                a, b = (from_seq, to_seq) if from_seq <= to_seq else (to_seq, from_seq)
+                a, b = conversation_key(from_seq, to_seq)
                 rows.append((msg.id, a, b, from_seq, content, ts, client_id))
                 if client_id is not None:
                     by_client_id[(from_seq, client_id)] = msg
@@ -466,9 +471,7 @@ class SqliteStore(UserCache):
 
     def _conversation(self, user_id: str, peer_id: str) -> tuple[int, int] | None:
         a, b = self._seq_of.get(user_id), self._seq_of.get(peer_id)
-        if a is None or b is None:
-            return None
-        return (a, b) if a <= b else (b, a)
+        return None if a is None or b is None else conversation_key(a, b)
 
     def _page_sync(self, a: int, b: int, before: int | None, limit: int) -> Page:
         if before is None:
@@ -492,7 +495,7 @@ class SqliteStore(UserCache):
             return {}
         peers = self._rdb.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
         pages = {
-            self._user_of[peer]: self._page_sync(min(me, peer), max(me, peer), None, limit)
+            self._user_of[peer]: self._page_sync(*conversation_key(me, peer), None, limit)
             for (peer,) in peers.fetchall()
         }
         return {peer: page for peer, page in pages.items() if page.messages}

@@ -26,58 +26,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Harness, Server, wait_until
+from tests.faults.proxy import TcpProxy
 
 ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
-
-
-class HoldingProxy:
-    """Forwards to the server. ``hold`` withholds everything the server sends from then
-    on (acks are lost); ``refuse`` drops every connection and refuses new ones."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.hold = False
-        self.refuse = False
-        self.transports: set[asyncio.BaseTransport] = set()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, downstream: bool
-    ) -> None:
-        with contextlib.suppress(Exception):
-            while data := await reader.read(65536):
-                if downstream and self.hold:
-                    continue  # swallowed: the client never hears back
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.refuse:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        self.transports |= {writer.transport, up_writer.transport}
-        await asyncio.gather(
-            self._pipe(reader, up_writer, downstream=False),
-            self._pipe(up_reader, writer, downstream=True),
-        )
-
-    def cut_and_refuse(self) -> None:
-        self.refuse = True
-        for transport in self.transports:
-            transport.abort()  # type: ignore[attr-defined]
-        self.transports.clear()
-
-    async def close(self) -> None:
-        self.cut_and_refuse()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
 
 
 class TuiProcess:
@@ -157,7 +108,7 @@ async def test_killed_with_a_full_outbox_each_message_arrives_once(
     h: Harness, srv: Server, tmp_path: Path
 ) -> None:
     bob = await h.login(srv, "bob")
-    proxy = HoldingProxy(srv.port)
+    proxy = TcpProxy(srv.port)
     url = await proxy.start()
     sf = tmp_path / "amy" / "session.json"
     tui = TuiProcess(url, sf)
@@ -178,7 +129,8 @@ async def test_killed_with_a_full_outbox_each_message_arrives_once(
         await wait_until(lambda: outbox(sf) == ["a1", "a2"], "a1 and a2 pending")
 
         # 2. the server cannot be reached at all
-        proxy.cut_and_refuse()
+        proxy.refuse = True
+        proxy.cut()
         await type_line(tui, "b1")
         await type_line(tui, "b2")
         await wait_until(lambda: outbox(sf) == ["a1", "a2", "b1", "b2"], "four pending")

@@ -4,7 +4,6 @@ and chat-server, during a stream of sends: nothing lost, nothing doubled, order 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from pathlib import Path
 
@@ -13,55 +12,10 @@ import pytest
 from chat_tui.app import ChatApp
 from chat_tui.widgets.composer import Composer
 from tests.conftest import Harness, Server, wait_until
+from tests.faults.proxy import TcpProxy
 from tests.tui.conftest import chat_ready, running, session_file
 
 MESSAGES = 60
-
-
-class CuttingProxy:
-    """Forwards 127.0.0.1:port to the server; ``cut()`` drops every open connection."""
-
-    def __init__(self, upstream_port: int, rng: random.Random) -> None:
-        self.upstream_port, self.rng = upstream_port, rng
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.cuts = 0
-        self.accepted = 0
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            while data := await reader.read(65536):
-                if self.rng.random() < 0.2:  # some data arrives late
-                    await asyncio.sleep(self.rng.random() * 0.05)
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        self.writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        self.writers -= {writer, up_writer}
-
-    def cut(self) -> None:
-        self.cuts += 1
-        for w in list(self.writers):
-            transport = w.transport
-            if transport is not None:
-                transport.abort()  # a reset, as a dying network gives
-        self.writers.clear()
-
-    async def close(self) -> None:
-        self.cut()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
 
 
 @pytest.fixture(params=["sqlite"])
@@ -74,7 +28,7 @@ async def test_random_cuts_and_delays_lose_and_double_nothing(
 ) -> None:
     rng = random.Random(20261126)
     bob = await h.login(srv, "bob")
-    proxy = CuttingProxy(srv.port, rng)
+    proxy = TcpProxy(srv.port, rng)
     url = await proxy.start()
     app = ChatApp(url, session_file(tmp_path), username="amy", bell=False)
     try:

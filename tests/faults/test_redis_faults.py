@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Peer, Proc, RedisServer, wait_until
-from tests.faults.test_server_killed import full_history
+from tests.faults.test_server_killed import full_history, register
 
 SENDERS = 20
 PER_SENDER = 30
@@ -85,10 +85,7 @@ async def test_a_killed_process_and_a_redis_restart_lose_and_double_nothing(
     senders: list[Sender] = []
     reader: Peer | None = None
     try:
-        sink = Peer(b.url, "sink")
-        await sink.connect({"username": "sink"})
-        sink_session, sink_id = sink.session_id, sink.user_id
-        await sink.close()
+        sink_session, sink_id = await register(b.url, "sink")
         for i in range(SENDERS):
             first = Peer((a.url, b.url)[i % 2], f"s{i}")  # half on each process
             await first.connect({"username": f"s{i}"})

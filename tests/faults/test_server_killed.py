@@ -30,6 +30,14 @@ async def send_until_it_fails(
         n += 1
 
 
+async def register(url: str, name: str) -> tuple[str, str]:
+    """Log a new user in once and leave; returns its sessionID and userID."""
+    peer = Peer(url, name)
+    await peer.connect({"username": name})
+    await peer.close()
+    return peer.session_id, peer.user_id
+
+
 async def full_history(peer: Peer, with_id: str) -> list[dict[str, Any]]:
     page = await peer.call("history", {"with": with_id, "limit": 200})
     messages = page["messages"]
@@ -47,10 +55,7 @@ async def test_kill_9_under_load_loses_and_doubles_nothing(tmp_path: Path) -> No
     port = server.url.rsplit(":", 1)[1]
     peers: list[Peer] = []
     try:
-        sink = Peer(server.url, "sink")
-        await sink.connect({"username": "sink"})
-        sink_session, sink_id = sink.session_id, sink.user_id
-        await sink.close()
+        sink_session, sink_id = await register(server.url, "sink")
         for i in range(SENDERS):
             p = Peer(server.url, f"s{i}")
             await p.connect({"username": f"s{i}"})
