@@ -35,7 +35,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
 
-from chat_server.protocol import ACK_WANTED
+from chat_server.protocol import ACK_WANTED, FROM_CLIENT
 
 log = logging.getLogger(__name__)
 
@@ -320,13 +320,15 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
     ) -> None:
-        """As python-socketio's, telling the handler whether an ack was asked for
-        (protocol.ACK_WANTED): flood control answers those and holds back the others."""
-        token = ACK_WANTED.set(id is not None)
+        """As python-socketio's, telling the handler that the event came from a client
+        and whether it asked for an ack (protocol.FROM_CLIENT, ACK_WANTED): flood control
+        answers acked events and holds back the others."""
+        from_client, ack = FROM_CLIENT.set(True), ACK_WANTED.set(id is not None)
         try:
             await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
         finally:
-            ACK_WANTED.reset(token)
+            ACK_WANTED.reset(ack)
+            FROM_CLIENT.reset(from_client)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         sock = self.eio.sockets.get(eio_sid)

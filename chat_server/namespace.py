@@ -72,6 +72,11 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # method name, so events are dispatched here, through one table, and every handler
     # is guarded: a bad or unexpected payload never escapes as an exception.
     async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect") and p.FROM_CLIENT.get():
+            # a client emitting these names must not run the lifecycle handlers (it could
+            # mark itself offline while connected, or log in again on the same socket)
+            log.debug("refused a client event named %r from %s", event, args[0])
+            return p.error_ack(p.ERR_UNKNOWN_EVENT)
         if event == "connect":
             sid, _environ, auth = (*args, None)[:3]
             try:

@@ -212,6 +212,9 @@ def rate_limited_ack(wait_s: float) -> dict[str, Any]:
     return {"error": ERR_RATE_LIMITED, "retryAfter": max(1, math.ceil(wait_s * 1000))}
 
 
-# Whether the event being handled asked for an ack (set around each event by
-# fanout.ChatSocketServer; handlers run inline, so they see their own event's value).
+# Set around each event a client sent (fanout.ChatSocketServer; handlers run inline, so
+# they see their own event's values): that it came from a client, and whether it asked
+# for an ack. "connect" and "disconnect" sent by a client are then not mistaken for the
+# server's own lifecycle calls.
+FROM_CLIENT: contextvars.ContextVar[bool] = contextvars.ContextVar("from_client", default=False)
 ACK_WANTED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)

@@ -215,6 +215,16 @@ async def test_duplicate_usernames_are_allowed_by_default(h: Harness, srv: Serve
 async def test_unknown_events_with_an_ack_get_an_error(login: Login) -> None:
     alice = await login("alice")
     assert await alice.call("typing", {"to": "x"}) == {"error": "unknown event"}
+    # the server's own lifecycle names, sent by a client, are unknown events too: they
+    # neither mark alice offline nor log her in again on the same socket
+    bob = await login("bob")
+    for name, payload in (("disconnect", None), ("connect", {"username": "mallory"})):
+        assert await alice.call(name, payload) == {"error": "unknown event"}
+    assert "message" in await alice.call("private message", {"content": "hi", "to": bob.user_id})
+    assert bob.of("user disconnected") == []
+    assert all(u["username"] != "mallory" for u in bob.of("user connected"))
+    carol = await login("carol")  # a fresh roster still has alice online
+    assert carol.entry(alice.user_id)["connected"] is True
     await alice.sio.emit("typing", {"to": "x"})  # without an ack: dropped
     await barrier(alice)
     assert alice.sio.connected
