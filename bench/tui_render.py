@@ -23,10 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from chat_tui import messages as m
 from chat_tui.app import ChatApp
+from chat_tui.changes import ConversationChange, Shown
+from chat_tui.client import Post
+from chat_tui.screens.chat import ChatScreen
 from chat_tui.session_file import Session, SessionFile
-from chat_tui.state import Contact, message_from_wire
+from chat_tui.state import Contact
 from chat_tui.widgets.conversation import ConversationView
+from chat_tui.wire import parse_message
 
 ME, PEER, OTHER = "me00000000000000", "peer000000000000", "other00000000000"
 
@@ -43,22 +48,49 @@ def wire(i: int) -> dict[str, object]:
     }
 
 
+class Offline:
+    """A connection that never connects: the benchmark feeds the app itself."""
+
+    url = "http://127.0.0.1:9"
+    connected = False
+
+    def __init__(self) -> None:
+        self.auth: dict[str, str] = {}
+
+    async def run(self, post: Post) -> None:
+        await asyncio.Event().wait()
+
+    def login(self, auth: dict[str, str]) -> None:
+        """Never used."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def emit(self, event: str, data: object) -> None:
+        raise ConnectionError("offline")
+
+    async def call(self, event: str, data: object) -> object:
+        raise ConnectionError("offline")
+
+
 async def run(messages: int, appends: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         sf = SessionFile(Path(tmp) / "s.json")
         sf.save(Session("0" * 32, ME, "me", "http://127.0.0.1:9"))
-        app = ChatApp("http://127.0.0.1:9", sf, bell=False)
+        app = ChatApp(Offline(), sf, bell=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             state = app.state
             state.self_id = ME
-            history = [m for m in (message_from_wire(wire(i)) for i in range(messages)) if m]
+            history = [x for x in (parse_message(wire(i)) for i in range(messages)) if x]
             state.contacts = {
                 ME: Contact(ME, "me", True),
                 PEER: Contact(PEER, "peer", True, history),
                 OTHER: Contact(OTHER, "other", True),
             }
-            view = app.screen.query_one(ConversationView)
+            screen = app.screen
+            assert isinstance(screen, ChatScreen)
+            view = screen.query_one(ConversationView)
 
             def draw() -> None:
                 for y in range(view.size.height):
@@ -69,16 +101,19 @@ async def run(messages: int, appends: int) -> dict[str, object]:
                 app.open_conversation(OTHER)
                 await pilot.pause()
                 t0 = time.perf_counter()
-                app.open_conversation(PEER)
+                app.open_conversation(PEER)  # the state, then what the screen's signal does:
+                screen.draw_conversation(ConversationChange(PEER, Shown.OPENED))
                 draw()
                 opens.append((time.perf_counter() - t0) * 1000)
                 await pilot.pause()
             lines = len(view._lines)
             adds = []
             for k in range(appends):
-                event = app.client.Event("private message", wire(messages + k))
+                msg = parse_message(wire(messages + k))
+                assert msg is not None
                 t0 = time.perf_counter()
-                app.on_chat_client_event(event)
+                app.from_server(m.MessageReceived(msg))
+                screen.draw_conversation(ConversationChange(PEER, Shown.APPENDED))
                 draw()
                 adds.append((time.perf_counter() - t0) * 1000)
                 await pilot.pause()

@@ -1,51 +1,41 @@
-"""ChatApp: holds the state, the connection and the files, and keeps the screens in step."""
+"""ChatApp: applies what the connection reports to the state, sends what the user writes,
+and publishes every change for the screens to draw (chat_tui.changes).
+
+The app never looks up a widget. Messages from the connection are handled in one place,
+which ignores them once the app is exiting; and quitting stops the connection before
+Textual removes the screens.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from functools import singledispatchmethod
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
-from textual.widgets import Static
 
 from chat_server import protocol as p
-from chat_tui.client import ChatClient
+from chat_tui import messages as m
+from chat_tui import wire
+from chat_tui.changes import Changes, ConversationChange, LinkState, Shown, Status
+from chat_tui.client import Link
+from chat_tui.outbox import Outbox, OutboxItem
 from chat_tui.render import one_line, safe_text
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import CorruptFile, Session, SessionFile
-from chat_tui.state import ChatMessage, ChatState, Delivery, display_names
+from chat_tui.state import Ack, ChatMessage, ChatState, Delivery, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
-from chat_tui.widgets.status_bar import StatusBar
-from chat_tui.widgets.user_list import OFFLINE, ONLINE, UserList
 
 HISTORY_PAGE = 50
-W = TypeVar("W", bound=Widget)
-
-
-def retry_delay(ack: object) -> float | None:
-    """Seconds to wait before sending again, when the server refused a send only for now:
-    ``rate limited`` (it says how long, ``retryAfter`` in ms) or ``unavailable`` (its
-    store is down for a moment). None for an answer that settles the message."""
-    if not isinstance(ack, dict):
-        return None
-    if ack.get("error") == p.ERR_RATE_LIMITED:
-        after = ack.get("retryAfter")
-        ms = after if isinstance(after, int | float) and not isinstance(after, bool) else 1000
-        return min(max(ms / 1000, 0.05), 60.0)
-    if ack.get("error") == p.ERR_UNAVAILABLE:
-        return 2.0
-    return None
+HELD_NOTICE_EVERY_S = 15.0
 
 
 class ChatApp(App[None]):
@@ -62,61 +52,77 @@ class ChatApp(App[None]):
         Binding("alt+a", "next_unread", "Unread", priority=True),
         Binding("ctrl+k", "switcher", "Go to", priority=True),
         Binding("ctrl+r", "retry", "Retry", priority=True, show=False),
-        Binding("pageup", "scroll_conversation(-1)", "Older", priority=True, show=False),
-        Binding("pagedown", "scroll_conversation(1)", "Newer", priority=True, show=False),
     ]
 
     def __init__(
         self,
-        server_url: str,
+        client: Link,
         session_file: SessionFile,
         *,
         username: str | None = None,
         bell: bool = True,
-        cafile: str | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         super().__init__()
-        self.server_url = server_url
+        self.client = client
+        self.server_url = client.url
         self.session_file = session_file
+        self.outbox = outbox if outbox is not None else Outbox(session_file.outbox_path)
         self.first_username = username
         self.bell_on = bell
         self.state = ChatState()
-        self.client = ChatClient(server_url, self.post_message, cafile=cafile)
+        self.changes = Changes(self)
+        self.status = Status(LinkState.CONNECTING, self.server_url)
         self.session: Session | None = None
-        self.outbox: list[dict[str, str]] = []
-        self.server_acks = False
+        self.server_acks = False  # the server speaks chat-server's extensions
         self._login_name: str | None = None
         self._flushing = False
+        self._quitting = False
         self._last_held_notice = -1e9  # monotonic time of the last "held back" notice
-        self._startup_notices: list[str] = []
-        self.connection_status = ("connecting", server_url)
 
     # -- start and stop ---------------------------------------------------------------
 
     def on_mount(self) -> None:
+        notices = []
         try:
             self.session = self.session_file.load()
         except CorruptFile as exc:
-            self._startup_notices.append(str(exc))
+            notices.append(str(exc))
         try:
-            self.outbox = self.session_file.load_outbox()
+            self.outbox.load()
         except CorruptFile as exc:
-            self._startup_notices.append(str(exc))
-        for notice in self._startup_notices:
+            notices.append(str(exc))
+        for notice in notices:
             self.notify(notice, title="Starting fresh", severity="warning", markup=False)
-        self.run_worker(self.client.run(), name="connection", group="connection")
+        self.run_worker(self.client.run(self.post_message), name="connection", group="connection")
         if self.session is not None:
             self.state.self_id = self.session.userID
-            self.push_screen(ChatScreen())
+            self.push_screen(self._chat_screen())
             self.client.login({"sessionID": self.session.sessionID})
         elif self.first_username:
             self._login(self.first_username)
-            self.push_screen(ChatScreen())
+            self.push_screen(self._chat_screen())
         else:
             self.push_screen(LoginScreen(self.server_url))
 
-    async def on_unmount(self) -> None:
+    @property
+    def exiting(self) -> bool:
+        """True from the moment the app starts to quit: nothing is drawn any more."""
+        return self._quitting or not self.is_running
+
+    async def action_quit(self) -> None:
+        """Stop the connection and its workers first, then let Textual remove the screens."""
+        self._quitting = True
         await self.client.shutdown()
+        self.workers.cancel_group(self, "outbox")
+        self.workers.cancel_group(self, "history")
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        await self.client.shutdown()  # when the app ends some other way
+
+    def _chat_screen(self) -> ChatScreen:
+        return ChatScreen(self.state, self.changes, lambda: self.status)
 
     def _login(self, username: str) -> None:
         self._login_name = username
@@ -126,33 +132,50 @@ class ChatApp(App[None]):
     def login_submitted(self, event: LoginScreen.Submitted) -> None:
         self._login(event.username)
 
-    # -- connection events ------------------------------------------------------------
+    # -- what the connection reports ----------------------------------------------------
 
-    def on_chat_client_connecting(self, event: ChatClient.Connecting) -> None:
-        self._status("connecting", f"{self.server_url} (attempt {event.attempt})")
+    @on(m.ServerMessage)
+    def from_server(self, message: m.ServerMessage) -> None:
+        """Every message of the connection comes through here; none is applied once the
+        app is exiting (its screens may be gone already)."""
+        if not self.exiting:
+            self._apply(message)
 
-    def on_chat_client_connected(self, _: ChatClient.Connected) -> None:
+    @singledispatchmethod
+    def _apply(self, message: m.ServerMessage) -> None:
+        raise TypeError(f"no handler for {type(message).__name__}")
+
+    @_apply.register
+    def _connecting(self, message: m.Connecting) -> None:
+        self._set_status(LinkState.CONNECTING, f"{self.server_url} (attempt {message.attempt})")
+
+    @_apply.register
+    def _connected(self, _: m.Connected) -> None:
         self.state.set_self_connected(True)
-        self._status("connected", self.server_url)
-        self.refresh_roster()
+        self._set_status(LinkState.CONNECTED, self.server_url)
+        self.changes.roster.publish(None)
         # "users" arrives before connect() returns, so its kick may have found no link yet
         self.kick_outbox()
 
-    def on_chat_client_disconnected(self, _: ChatClient.Disconnected) -> None:
+    @_apply.register
+    def _disconnected(self, _: m.Disconnected) -> None:
         self.state.set_self_connected(False)
-        self._status("offline", "connection lost")
-        self.refresh_roster()
+        self._set_status(LinkState.OFFLINE, "connection lost")
+        self.changes.roster.publish(None)
 
-    def on_chat_client_retrying(self, event: ChatClient.Retrying) -> None:
+    @_apply.register
+    def _retrying(self, message: m.Retrying) -> None:
         self.state.set_self_connected(False)
-        self._status(
-            "reconnecting",
-            f"attempt {event.attempt + 1} in {event.delay:.1f}s ({one_line(event.reason, 40)})",
+        detail = (
+            f"attempt {message.attempt + 1} in {message.delay:.1f}s "
+            f"({one_line(message.reason, 40)})"
         )
-        self.refresh_roster()
+        self._set_status(LinkState.RECONNECTING, detail)
+        self.changes.roster.publish(None)
 
-    def on_chat_client_refused(self, event: ChatClient.Refused) -> None:
-        reason = event.reason or event.message
+    @_apply.register
+    def _refused(self, message: m.Refused) -> None:
+        reason = message.reason or message.message
         if isinstance(self.screen, LoginScreen):
             self.screen.show_error(f"refused: {reason}")
             return
@@ -164,38 +187,23 @@ class ChatApp(App[None]):
             else f"The server refused the name: {reason}"
         )
         self.session = None
-        self.state = ChatState()
+        self.state.reset()
         self.switch_screen(LoginScreen(self.server_url, username=old, notice=notice))
 
-    def on_chat_client_event(self, event: ChatClient.Event) -> None:
-        handler = {
-            p.SESSION: self._on_session,
-            p.USERS: self._on_users,
-            p.USER_CONNECTED: self._on_user_connected,
-            p.USER_DISCONNECTED: self._on_user_disconnected,
-            p.PRIVATE_MESSAGE: self._on_private_message,
-        }[event.name]
-        handler(event.data)
-
-    def _on_session(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            return
-        session_id, user_id = data.get("sessionID"), data.get("userID")
-        if not isinstance(session_id, str) or not isinstance(user_id, str):
-            return
+    @_apply.register
+    def _session_started(self, message: m.SessionStarted) -> None:
         username = self._login_name or (self.session.username if self.session else "")
-        self.session = Session(session_id, user_id, username, self.server_url)
+        self.session = Session(message.session_id, message.user_id, username, self.server_url)
         self.session_file.save(self.session)
-        self.client.auth = {"sessionID": session_id}
-        self.state.self_id = user_id
+        self.client.auth = {"sessionID": message.session_id}
+        self.state.self_id = message.user_id
         if isinstance(self.screen, LoginScreen):
-            self.switch_screen(ChatScreen())
+            self.switch_screen(self._chat_screen())
 
-    def _on_users(self, data: Any) -> None:
-        self.server_acks = isinstance(data, list) and any(
-            isinstance(u, dict) and "hasMore" in u for u in data
-        )
-        self.state.apply_users(data)
+    @_apply.register
+    def _roster_received(self, message: m.RosterReceived) -> None:
+        self.server_acks = message.extended
+        self.state.apply_users(message.entries)
         me = self.state.contacts.get(self.state.self_id or "")
         if me is not None and self.session is not None and me.username != self.session.username:
             self.session = Session(
@@ -208,43 +216,44 @@ class ChatApp(App[None]):
             first = self.state.next_unread() or (others[0] if others else self.state.step(1))
             if first is not None:
                 self.open_conversation(first)
-        else:
-            self._show_open()
-        self.refresh_roster()
+        elif self.state.open_id is not None:
+            self._conversation_changed(self.state.open_id, Shown.OPENED)
+        self.changes.roster.publish(None)
         self.kick_outbox()
 
     def _restore_outbox(self) -> None:
         """Messages left in the outbox by an earlier run are shown as pending again."""
-        for item in self.outbox:
-            contact = self.state.contacts.get(item["to"])
-            if contact is None or any(m.client_id == item["clientId"] for m in contact.messages):
+        for item in self.outbox.items:
+            contact = self.state.contacts.get(item.to)
+            if contact is None or any(msg.client_id == item.client_id for msg in contact.messages):
                 continue
-            self.state.add_own(item["to"], item["content"], item["clientId"])
+            self.state.add_own(item.to, item.content, item.client_id)
 
-    def _on_user_connected(self, data: Any) -> None:
-        if self.state.apply_user_connected(data) is not None:
-            self.refresh_roster()
-            self._update_header()
+    @_apply.register
+    def _user_online(self, message: m.UserOnline) -> None:
+        self.state.apply_user_connected(message.entry)
+        self.changes.roster.publish(None)
 
-    def _on_user_disconnected(self, data: Any) -> None:
-        self.state.apply_user_disconnected(data)
-        self.refresh_roster()
-        self._update_header()
+    @_apply.register
+    def _user_offline(self, message: m.UserOffline) -> None:
+        self.state.apply_user_disconnected(message.user_id)
+        self.changes.roster.publish(None)
 
-    def _on_private_message(self, data: Any) -> None:
-        if isinstance(data, dict) and data.get("ts") is None and self.server_acks is False:
-            data = {**data, "ts": int(time.time() * 1000)}  # a server without times: ours
-        placed = self.state.receive(data)
+    @_apply.register
+    def _message_received(self, message: m.MessageReceived) -> None:
+        msg = message.message
+        if msg.ts is None and not self.server_acks:
+            msg.ts = int(time.time() * 1000)  # a server without times: ours
+        placed = self.state.receive(msg)
         if placed is None:
             return
-        contact, msg = placed
+        contact, shown = placed
         if contact.user_id == self.state.open_id:
-            if (view := self._conversation()) is not None:
-                view.appended()
+            self._conversation_changed(contact.user_id, Shown.APPENDED)
         else:
-            self.refresh_roster()
-            if msg.from_id != self.state.self_id:
-                self._announce(contact.user_id, msg)
+            self.changes.roster.publish(None)
+            if shown.from_id != self.state.self_id:
+                self._announce(contact.user_id, shown)
 
     def _announce(self, user_id: str, msg: ChatMessage) -> None:
         if self.bell_on:
@@ -260,62 +269,49 @@ class ChatApp(App[None]):
         if to is None or self.state.self_id is None:
             self.notify("Pick a conversation first.", severity="warning", markup=False)
             return
-        client_id = uuid.uuid4().hex
-        self.outbox.append({"clientId": client_id, "to": to, "content": event.text})
-        self.session_file.save_outbox(self.outbox)
-        self.state.add_own(to, event.text, client_id, ts=int(time.time() * 1000))
-        if (view := self._conversation()) is not None:
-            view.appended()
+        item = OutboxItem(uuid.uuid4().hex, to, event.text)
+        self.outbox.add(item)
+        self.state.add_own(to, event.text, item.client_id, ts=int(time.time() * 1000))
+        self._conversation_changed(to, Shown.APPENDED)
         self.kick_outbox()
 
     def kick_outbox(self) -> None:
-        if not self._flushing and self.outbox and self.client.connected:
+        if not self._flushing and self.outbox and self.client.connected and not self.exiting:
             self._flushing = True
             self.flush_outbox()
 
     @work(group="outbox")
     async def flush_outbox(self) -> None:
-        """Send the outbox in order, one at a time; each leaves it only when the server
-        has it (acked) or refused it. A lost link leaves the rest for the next connect."""
+        """Send the outbox in order (outbox.Outbox.drain); a lost link leaves the rest for
+        the next connection."""
         try:
-            while self.outbox and self.client.connected:
-                item = self.outbox[0]
-                payload = {"content": item["content"], "to": item["to"]}
-                try:
-                    if self.server_acks:
-                        ack = await self.client.call(
-                            p.PRIVATE_MESSAGE, {**payload, "clientId": item["clientId"]}
-                        )
-                    else:
-                        await self.client.emit(p.PRIVATE_MESSAGE, payload)
-                        ack = None
-                except (ConnectionError, TimeoutError):
-                    return
-                if (delay := retry_delay(ack)) is not None:
-                    # the server will take it later (flood control, a store outage):
-                    # it stays pending, first in the outbox, and goes again as it is
-                    self._held_back_notice(ack)
-                    await asyncio.sleep(delay)
-                    continue
-                if self.outbox and self.outbox[0] is item:
-                    self.outbox.pop(0)
-                    self.session_file.save_outbox(self.outbox)
-                msg = self.state.acknowledge(item["to"], item["clientId"], ack)
-                view = self._conversation()
-                if msg is not None and item["to"] == self.state.open_id and view is not None:
-                    view.changed(msg)
+            await self.outbox.drain(self._send, self._settled, self._held_back)
         finally:
             self._flushing = False
         if self.outbox and self.client.connected:
             self.kick_outbox()
 
-    def _held_back_notice(self, ack: object) -> None:
+    async def _send(self, item: OutboxItem) -> Ack:
+        if not self.server_acks:  # the tutorial's server: no acks, no clientId
+            await self.client.emit(
+                p.PRIVATE_MESSAGE, wire.send_payload(item.to, item.content, None)
+            )
+            return Ack()
+        payload = wire.send_payload(item.to, item.content, item.client_id)
+        return wire.parse_send_ack(await self.client.call(p.PRIVATE_MESSAGE, payload))
+
+    def _settled(self, item: OutboxItem, ack: Ack) -> None:
+        msg = self.state.acknowledge(item.to, item.client_id, ack)
+        if msg is not None:
+            self._conversation_changed(item.to, Shown.CHANGED, msg)
+
+    def _held_back(self, ack: Ack) -> None:
         """Say once in a while why messages stay pending (they go out by themselves)."""
         now = time.monotonic()
-        if now - self._last_held_notice < 15:
+        if now - self._last_held_notice < HELD_NOTICE_EVERY_S:
             return
         self._last_held_notice = now
-        if isinstance(ack, dict) and ack.get("error") == p.ERR_RATE_LIMITED:
+        if ack.error == p.ERR_RATE_LIMITED:
             text = "Sending faster than the server allows: the rest follow at its pace."
         else:
             text = "The server cannot store messages right now: retrying by itself."
@@ -328,12 +324,8 @@ class ChatApp(App[None]):
         for msg in contact.messages:
             if msg.delivery is Delivery.FAILED and msg.client_id is not None:
                 self.state.retry(contact.user_id, msg.client_id)
-                self.outbox.append(
-                    {"clientId": msg.client_id, "to": contact.user_id, "content": msg.content}
-                )
-                if (view := self._conversation()) is not None:
-                    view.changed(msg)
-        self.session_file.save_outbox(self.outbox)
+                self.outbox.add(OutboxItem(msg.client_id, contact.user_id, msg.content))
+                self._conversation_changed(contact.user_id, Shown.CHANGED, msg)
         self.kick_outbox()
 
     # -- history ----------------------------------------------------------------------
@@ -346,7 +338,9 @@ class ChatApp(App[None]):
     async def load_older(self, user_id: str) -> None:
         contact = self.state.contacts.get(user_id)
         oldest = (
-            next((m.id for m in contact.messages if m.id is not None), None) if contact else None
+            next((msg.id for msg in contact.messages if msg.id is not None), None)
+            if contact
+            else None
         )
         count = 0
         if contact is not None and self.server_acks:
@@ -356,11 +350,9 @@ class ChatApp(App[None]):
                 )
             except (ConnectionError, TimeoutError):
                 ack = None
-            if isinstance(ack, dict) and "messages" in ack:
-                count = self.state.prepend_history(user_id, ack["messages"], ack.get("hasMore"))
-        view = self._conversation()
-        if user_id == self.state.open_id and view is not None:
-            view.prepended(count)
+            if (page := wire.parse_history_ack(ack)) is not None:
+                count = self.state.prepend_history(user_id, *page)
+        self._conversation_changed(user_id, Shown.PREPENDED, count=count)
 
     # -- navigation -------------------------------------------------------------------
 
@@ -368,24 +360,13 @@ class ChatApp(App[None]):
         if user_id not in self.state.contacts:
             return
         unread = self.state.open(user_id)
-        self._show_open(unread)
-        self.refresh_roster()
+        self._conversation_changed(user_id, Shown.OPENED, count=unread)
+        self.changes.roster.publish(None)
 
-    def _show_open(self, unread: int = 0) -> None:
-        view = self._conversation()
-        if view is None:
-            return
-        contact = self.state.contacts.get(self.state.open_id or "")
-        names = display_names(self.state.contacts.values(), self.state.self_id)
-        view.show(contact, self.state.self_id, names, unread)
-        self._update_header()
-
-    @on(UserList.OptionSelected, "#users")
-    def user_clicked(self, event: UserList.OptionSelected) -> None:
-        if event.option.id is not None and event.option.id != self.state.open_id:
-            self.open_conversation(event.option.id)
-        if (composer := self._widget(Composer)) is not None:
-            composer.focus()
+    @on(ChatScreen.Open)
+    def open_chosen(self, event: ChatScreen.Open) -> None:
+        if event.user_id != self.state.open_id:
+            self.open_conversation(event.user_id)
 
     def action_step(self, delta: int) -> None:
         target = self.state.step(delta)
@@ -400,7 +381,7 @@ class ChatApp(App[None]):
             self.open_conversation(target)
 
     def action_switcher(self) -> None:
-        if self._chat() is None:
+        if not isinstance(self.screen, ChatScreen):
             return
         names = display_names(self.state.contacts.values(), self.state.self_id)
         order = [c.user_id for c in self.state.ordered()]
@@ -415,60 +396,13 @@ class ChatApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_scroll_conversation(self, direction: int) -> None:
-        view = self._conversation()
-        if view is None:
-            return
-        if direction < 0:
-            view.action_page_up_or_load()
-        else:
-            view.action_page_down()
+    # -- publishing -------------------------------------------------------------------
 
-    # -- drawing ----------------------------------------------------------------------
+    def _conversation_changed(
+        self, user_id: str, how: Shown, msg: ChatMessage | None = None, count: int = 0
+    ) -> None:
+        self.changes.conversation.publish(ConversationChange(user_id, how, msg, count))
 
-    def _chat(self) -> ChatScreen | None:
-        screen = self.screen
-        return screen if isinstance(screen, ChatScreen) else None
-
-    def _widget(self, kind: type[W], selector: str | None = None) -> W | None:
-        """A widget of the chat screen, or None while it is not on screen or not mounted
-        yet (events can arrive just after a screen switch; the screen's Ready message
-        redraws everything from the state)."""
-        chat = self._chat()
-        if chat is None:
-            return None
-        return next(iter(chat.query(selector or kind).results(kind)), None)
-
-    def _conversation(self) -> ConversationView | None:
-        return self._widget(ConversationView)
-
-    def refresh_roster(self) -> None:
-        users = self._widget(UserList)
-        if users is None:
-            return
-        names = display_names(self.state.contacts.values(), self.state.self_id)
-        users.show(self.state, names)
-
-    def _update_header(self) -> None:
-        header = self._widget(Static, "#peer-header")
-        if header is None:
-            return
-        contact = self.state.contacts.get(self.state.open_id or "")
-        if contact is None:
-            header.update(Text("No conversation open"))
-            return
-        name = display_names(self.state.contacts.values(), self.state.self_id)[contact.user_id]
-        status = f"{ONLINE} online" if contact.connected else f"{OFFLINE} offline"
-        header.update(Text(f"{safe_text(name)}   {status}"))
-
-    def _status(self, state: str, detail: str) -> None:
-        self.connection_status = (state, detail)
-        if (status := self._widget(StatusBar)) is not None:
-            status.set_status(state, detail)
-
-    @on(ChatScreen.Ready)
-    def chat_screen_ready(self) -> None:
-        """A chat screen was just shown: draw everything the state already knows."""
-        self._status(*self.connection_status)
-        self.refresh_roster()
-        self._show_open()
+    def _set_status(self, link: LinkState, detail: str) -> None:
+        self.status = Status(link, detail)
+        self.changes.status.publish(self.status)

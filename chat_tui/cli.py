@@ -42,15 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from chat_tui.app import ChatApp  # Textual loads only when the app really starts
+    # Textual and Socket.IO load only when the app really starts
+    from chat_tui.app import ChatApp
+    from chat_tui.client import ChatClient
 
     path = args.session_file or session_path(args.url, args.profile)
     app = ChatApp(
-        args.url,
+        ChatClient(args.url, cafile=args.cafile),
         SessionFile(path),
         username=args.username,
         bell=not args.no_bell,
-        cafile=args.cafile,
     )
     app.run()
     return 0

@@ -11,64 +11,62 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import socketio
-from textual.message import Message
 
 from chat_server import protocol as p
+from chat_tui import messages as m
+from chat_tui import wire
 from chat_tui.state import backoff_delay
+
+Post = Callable[[m.ServerMessage], object]
+
+
+def _nowhere(_: m.ServerMessage) -> None:
+    """Where messages go before run() is given a destination."""
+
+
+class Link(Protocol):
+    """What the app needs of a connection (ChatClient; tests inject a fake)."""
+
+    url: str
+    auth: dict[str, str]
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def run(self, post: Post) -> None:
+        """Connect, stay connected, reconnect; post messages.ServerMessage to ``post``;
+        until shutdown(). Nothing is posted once shutdown() has begun."""
+
+    def login(self, auth: dict[str, str]) -> None:
+        """Use these credentials from now on, and try at once."""
+
+    async def shutdown(self) -> None:
+        """Stop: close the connection; returns when run() has returned. Idempotent."""
+
+    async def emit(self, event: str, data: Any) -> None:
+        """Send without an ack; ConnectionError when not connected."""
+
+    async def call(self, event: str, data: Any) -> Any:
+        """Send and return the ack; ConnectionError or TimeoutError."""
 
 
 class ChatClient:
-    """One server, one identity; ``post`` delivers the messages below to the app."""
-
-    class Connecting(Message):
-        def __init__(self, attempt: int) -> None:
-            super().__init__()
-            self.attempt = attempt
-
-    class Connected(Message):
-        pass
-
-    class Disconnected(Message):
-        pass
-
-    class Retrying(Message):
-        """Connecting failed or the link dropped; the next attempt is in ``delay`` s."""
-
-        def __init__(self, attempt: int, delay: float, reason: str) -> None:
-            super().__init__()
-            self.attempt, self.delay, self.reason = attempt, delay, reason
-
-    class Refused(Message):
-        """The server refused the handshake (``invalid username``): log in again."""
-
-        def __init__(self, message: str, reason: str) -> None:
-            super().__init__()
-            self.message, self.reason = message, reason
-
-    class Event(Message):
-        """A server event: ``name`` is the wire name, ``data`` its payload."""
-
-        def __init__(self, name: str, data: Any) -> None:
-            super().__init__()
-            self.name, self.data = name, data
-
-    EVENTS = (p.SESSION, p.USERS, p.USER_CONNECTED, p.USER_DISCONNECTED, p.PRIVATE_MESSAGE)
+    """One server, one identity: a Socket.IO connection that posts typed messages."""
 
     def __init__(
         self,
         url: str,
-        post: Callable[[Message], object],
         *,
         cafile: str | None = None,
         ack_timeout: float = 10.0,
         handshake_timeout: float = 5.0,
     ) -> None:
         self.url = url
-        self.post = post
+        self.post: Post = _nowhere
         self.auth: dict[str, str] = {}
         self.ack_timeout = ack_timeout
         self.handshake_timeout = handshake_timeout
@@ -79,6 +77,7 @@ class ChatClient:
         self._wake = asyncio.Event()
         self._stopped = False
         self._lost = asyncio.Event()  # set when the current connection drops
+        self._running: asyncio.Event | None = None  # set when run() has returned
 
     @property
     def connected(self) -> bool:
@@ -91,15 +90,33 @@ class ChatClient:
                 self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl))
             options["http_session"] = self._http
         sio = socketio.AsyncClient(**options)
-        for name in self.EVENTS:
-            sio.on(name, self._forward(name))
+        sio.on(p.SESSION, self._on_session)
+        sio.on(p.USERS, self._on_users)
+        sio.on(p.USER_CONNECTED, self._on_user_connected)
+        sio.on(p.USER_DISCONNECTED, self._on_user_disconnected)
+        sio.on(p.PRIVATE_MESSAGE, self._on_private_message)
         return sio
 
-    def _forward(self, name: str) -> Callable[..., None]:
-        def handler(*args: Any) -> None:
-            self.post(self.Event(name, args[0] if args else None))
+    # server events -> typed messages; malformed payloads are dropped here
 
-        return handler
+    def _on_session(self, data: Any = None) -> None:
+        if (parsed := wire.parse_session(data)) is not None:
+            self.post(m.SessionStarted(*parsed))
+
+    def _on_users(self, data: Any = None) -> None:
+        self.post(m.RosterReceived(*wire.parse_roster(data)))
+
+    def _on_user_connected(self, data: Any = None) -> None:
+        if (entry := wire.parse_roster_entry(data)) is not None:
+            self.post(m.UserOnline(entry))
+
+    def _on_user_disconnected(self, data: Any = None) -> None:
+        if (user_id := wire.parse_user_id(data)) is not None:
+            self.post(m.UserOffline(user_id))
+
+    def _on_private_message(self, data: Any = None) -> None:
+        if (msg := wire.parse_message(data)) is not None:
+            self.post(m.MessageReceived(msg))
 
     @staticmethod
     def _refusal_recorder(into: list[dict[str, Any]]) -> Callable[..., None]:
@@ -113,18 +130,24 @@ class ChatClient:
         self.auth = dict(auth)
         self._wake.set()
 
-    def stop(self) -> None:
-        self._stopped = True
-        self._wake.set()
-
     async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or less when woken (new credentials, stop)."""
+        """Wait ``delay`` seconds, or less when woken (new credentials, shutdown)."""
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
 
-    async def run(self) -> None:
-        """Connect, stay connected, reconnect with backoff; until stop()."""
+    async def run(self, post: Post) -> None:
+        """Connect, stay connected, reconnect with backoff; until shutdown(). Nothing is
+        posted once shutdown() has begun."""
+        self.post = post
+        self._running = asyncio.Event()
+        try:
+            await self._run()
+        finally:
+            self.sio = None
+            self._running.set()
+
+    async def _run(self) -> None:
         attempt = 0
         while not self._stopped:
             if not self.auth:
@@ -136,40 +159,46 @@ class ChatClient:
             # sio.wait() would notice a lost link a second late; this hears it at once
             sio.on("disconnect", lambda *_, lost=lost: lost.set())
             sio.on("connect_error", self._refusal_recorder(refused))
-            self.post(self.Connecting(attempt + 1))
+            self.post(m.Connecting(attempt + 1))
             try:
                 await self._connect(sio)
             except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
                 await self._close(sio)
+                if self._stopped:
+                    return
                 message = str(refused[-1].get("message", "")) if refused else ""
                 if message == p.INVALID_USERNAME:
                     data = refused[-1].get("data")
                     reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
                     self.auth = {}
-                    self.post(self.Refused(message, reason))
+                    self.post(m.Refused(message, reason))
                     attempt = 0
                     continue
                 attempt += 1
                 delay = backoff_delay(attempt)
-                self.post(self.Retrying(attempt, delay, message or str(exc) or "unreachable"))
+                self.post(m.Retrying(attempt, delay, message or str(exc) or "unreachable"))
                 await self._sleep(delay)
                 continue
+            if self._stopped:
+                await self._close(sio)
+                return
             attempt = 0
             self.sio, self._lost = sio, lost
-            self.post(self.Connected())
+            self.post(m.Connected())
             await lost.wait()
             self.sio = None
             await self._close(sio)
             if self._stopped:
-                break
-            self.post(self.Disconnected())
+                return
+            self.post(m.Disconnected())
             attempt = 1
             delay = backoff_delay(attempt)
-            self.post(self.Retrying(attempt, delay, "connection lost"))
+            self.post(m.Retrying(attempt, delay, "connection lost"))
             await self._sleep(delay)
 
     async def _connect(self, sio: socketio.AsyncClient) -> None:
-        """Connect; give up at once when the link drops during the handshake.
+        """Connect; give up at once when the link drops during the handshake or the
+        client is shut down.
 
         python-socketio's connect() would otherwise wait its whole ``wait_timeout`` for a
         namespace answer that can no longer come (seen with a proxy cutting connections).
@@ -185,11 +214,17 @@ class ChatClient:
             state = sio.eio.state
             linked = linked or state == "connected"
             dropped = linked and state != "connected"
-            if not connecting.done() and (dropped or loop.time() > deadline):
+            if not connecting.done() and (dropped or self._stopped or loop.time() > deadline):
                 connecting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await connecting
-                why = "connection lost during the handshake" if dropped else "handshake timed out"
+                why = (
+                    "stopped"
+                    if self._stopped
+                    else "connection lost during the handshake"
+                    if dropped
+                    else "handshake timed out"
+                )
                 raise socketio.exceptions.ConnectionError(why)
         connecting.result()
 
@@ -203,10 +238,15 @@ class ChatClient:
             with contextlib.suppress(Exception):
                 await http.close()
 
-    async def shutdown(self) -> None:
-        self.stop()
+    async def shutdown(self, within: float = 5.0) -> None:
+        """Stop and close; returns when run() has returned (at most ``within`` s)."""
+        self._stopped = True
+        self._wake.set()
         if self.sio is not None:
             await self._close(self.sio)
+        if self._running is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._running.wait(), within)
         if self._http is not None:
             await self._http.close()
 

@@ -85,7 +85,7 @@ class Session:
 
 
 class SessionFile:
-    """The session file of one server and profile, and its outbox beside it."""
+    """The session file of one server and profile (its outbox lives beside it)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -108,20 +108,3 @@ class SessionFile:
 
     def save(self, session: Session) -> None:
         write_private(self.path, asdict(session))
-
-    def load_outbox(self) -> list[dict[str, str]]:
-        data = read_json(self.outbox_path)
-        if not isinstance(data, list):
-            return []
-        return [
-            {k: str(item[k]) for k in ("clientId", "to", "content")}
-            for item in data
-            if isinstance(item, dict)
-            and all(isinstance(item.get(k), str) for k in ("clientId", "to", "content"))
-        ]
-
-    def save_outbox(self, items: list[dict[str, str]]) -> None:
-        if items:
-            write_private(self.outbox_path, items)
-        else:
-            with_suppressed_unlink(self.outbox_path)

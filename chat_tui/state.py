@@ -7,10 +7,9 @@ pending/sent/failed, paging) lives here and is unit-tested on its own.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 
 class Delivery(Enum):
@@ -47,20 +46,26 @@ class Contact:
     unread: int = 0
 
 
-def message_from_wire(data: Mapping[str, Any]) -> ChatMessage | None:
-    """A server message payload, or None when it is not one (missing or odd fields)."""
-    content, from_id, to_id = data.get("content"), data.get("from"), data.get("to")
-    if not (isinstance(content, str) and isinstance(from_id, str) and isinstance(to_id, str)):
-        return None
-    msg_id, ts, client_id = data.get("id"), data.get("ts"), data.get("clientId")
-    return ChatMessage(
-        content=content,
-        from_id=from_id,
-        to_id=to_id,
-        id=msg_id if isinstance(msg_id, int) and not isinstance(msg_id, bool) else None,
-        ts=ts if isinstance(ts, int) and not isinstance(ts, bool) else None,
-        client_id=client_id if isinstance(client_id, str) else None,
-    )
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One user as the server lists them (``users`` item, ``user connected``)."""
+
+    user_id: str
+    username: str
+    connected: bool
+    messages: list[ChatMessage] = field(default_factory=list)
+    has_more: bool = False  # older messages exist on the server
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The server's answer to one of your sends: the stored message, or why it was
+    refused; ``retry_after_ms`` when the refusal is only for now. All None: a server
+    without acks (the tutorial's), which takes every message."""
+
+    message: ChatMessage | None = None
+    error: str | None = None
+    retry_after_ms: int | None = None
 
 
 def sort_key(contact: Contact, self_id: str | None) -> tuple[int, str, str]:
@@ -128,53 +133,40 @@ class ChatState:
     contacts: dict[str, Contact] = field(default_factory=dict)
     open_id: str | None = None  # the conversation on screen
 
+    def reset(self) -> None:
+        """Forget everything (the server no longer knows this session)."""
+        self.self_id, self.open_id = None, None
+        self.contacts.clear()
+
     # -- roster -----------------------------------------------------------------------
 
     def ordered(self) -> list[Contact]:
         return sorted(self.contacts.values(), key=lambda c: sort_key(c, self.self_id))
 
-    def apply_users(self, users: object) -> None:
+    def apply_users(self, entries: list[RosterEntry]) -> None:
         """Merge a ``users`` snapshot: update in place, add new users, keep unread counts
         and anything of yours the snapshot lacks."""
-        if not isinstance(users, list):
-            return
-        for entry in users:
-            if not isinstance(entry, dict):
-                continue
-            user_id, username = entry.get("userID"), entry.get("username")
-            if not isinstance(user_id, str) or not isinstance(username, str):
-                continue
-            raw = entry.get("messages")
-            snapshot = [
-                m
-                for m in (message_from_wire(x) for x in (raw if isinstance(raw, list) else []))
-                if m is not None
-            ]
-            contact = self.contacts.get(user_id)
+        for entry in entries:
+            contact = self.contacts.get(entry.user_id)
             if contact is None:
-                contact = self.contacts[user_id] = Contact(user_id, username)
-            contact.username = username
-            contact.connected = bool(entry.get("connected"))
+                contact = self.contacts[entry.user_id] = Contact(entry.user_id, entry.username)
+            contact.username = entry.username
+            contact.connected = entry.connected
+            snapshot = list(entry.messages)
             contact.messages = merge_messages(contact.messages, snapshot)
             if not contact.messages or (snapshot and snapshot[0] is contact.messages[0]):
-                contact.has_more = bool(entry.get("hasMore"))
+                contact.has_more = entry.has_more
 
-    def apply_user_connected(self, entry: object) -> str | None:
-        """``user connected``: mark online, or add the user. Returns the userID."""
-        if not isinstance(entry, dict):
-            return None
-        user_id, username = entry.get("userID"), entry.get("username")
-        if not isinstance(user_id, str) or not isinstance(username, str):
-            return None
-        contact = self.contacts.get(user_id)
+    def apply_user_connected(self, entry: RosterEntry) -> None:
+        """``user connected``: mark online, or add the user."""
+        contact = self.contacts.get(entry.user_id)
         if contact is None:
-            self.contacts[user_id] = Contact(user_id, username, connected=True)
+            self.contacts[entry.user_id] = Contact(entry.user_id, entry.username, connected=True)
         else:
             contact.connected = True
-        return user_id
 
-    def apply_user_disconnected(self, user_id: object) -> None:
-        if isinstance(user_id, str) and user_id in self.contacts:
+    def apply_user_disconnected(self, user_id: str) -> None:
+        if user_id in self.contacts:
             self.contacts[user_id].connected = False
 
     def set_self_connected(self, connected: bool) -> None:
@@ -188,14 +180,9 @@ class ChatState:
         """The contact a message belongs under: the peer, or yourself for self-messages."""
         return msg.to_id if msg.from_id == self.self_id else msg.from_id
 
-    def receive(self, data: object) -> tuple[Contact, ChatMessage] | None:
+    def receive(self, msg: ChatMessage) -> tuple[Contact, ChatMessage] | None:
         """A live ``private message``. Returns where it went, or None when it is dropped
-        (malformed, unknown sender, or already shown)."""
-        if not isinstance(data, dict):
-            return None
-        msg = message_from_wire(data)
-        if msg is None:
-            return None
+        (unknown sender, or already shown)."""
         contact = self.contacts.get(self.conversation_of(msg))
         if contact is None:
             return None
@@ -239,20 +226,17 @@ class ChatState:
         if stored is not None:
             own.id, own.ts = stored.id, stored.ts or own.ts
 
-    def acknowledge(self, to_id: str, client_id: str, ack: object) -> ChatMessage | None:
+    def acknowledge(self, to_id: str, client_id: str, ack: Ack) -> ChatMessage | None:
         """Apply the server's answer to one of your sends: sent (with id and ts) or
-        failed (with the reason). An ack of None means a server without acks: sent."""
+        failed (with the reason)."""
         contact = self.contacts.get(to_id)
         own = self._find_own(contact, client_id) if contact else None
         if own is None:
             return None
-        if isinstance(ack, dict) and isinstance(ack.get("error"), str):
-            own.delivery, own.error = Delivery.FAILED, ack["error"]
+        if ack.error is not None:
+            own.delivery, own.error = Delivery.FAILED, ack.error
             return own
-        stored = None
-        if isinstance(ack, dict) and isinstance(ack.get("message"), dict):
-            stored = message_from_wire(ack["message"])
-        self._settle(own, stored)
+        self._settle(own, ack.message)
         if contact is not None and own.id is not None:
             # an echo or a snapshot may have shown the stored copy already
             contact.messages = [m for m in contact.messages if m is own or m.id != own.id]
@@ -267,19 +251,15 @@ class ChatState:
         own.delivery, own.error = Delivery.PENDING, None
         return own
 
-    def prepend_history(self, peer_id: str, messages: object, has_more: object) -> int:
+    def prepend_history(self, peer_id: str, messages: list[ChatMessage], has_more: bool) -> int:
         """Older messages from a ``history`` ack; returns how many were added."""
         contact = self.contacts.get(peer_id)
-        if contact is None or not isinstance(messages, list):
+        if contact is None:
             return 0
         known = {m.id for m in contact.messages if m.id is not None}
-        older = [
-            m
-            for m in (message_from_wire(x) for x in messages if isinstance(x, dict))
-            if m is not None and m.id not in known
-        ]
+        older = [m for m in messages if m.id not in known]
         contact.messages[:0] = older
-        contact.has_more = bool(has_more) and bool(older)
+        contact.has_more = has_more and bool(older)
         return len(older)
 
     def open(self, user_id: str) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chat_tui import messages
 from chat_tui.client import ChatClient
 from tests.conftest import Harness, Peer, Proc, RedisServer, wait_until
 from tests.server.test_tutorial_protocol import barrier
@@ -132,19 +133,19 @@ async def test_a_redis_outage_answers_unavailable_and_recovers(
         # chat-tui's connection, started during the outage, is refused with "unavailable"
         # and keeps retrying by itself until Redis is back
         events: list[object] = []
-        client = ChatClient(srv.url, events.append)
+        client = ChatClient(srv.url)
         client.login({"username": "late"})
-        running = asyncio.create_task(client.run())
+        running = asyncio.create_task(client.run(events.append))
         await wait_until(
             lambda: any(
-                isinstance(e, ChatClient.Retrying) and "unavailable" in e.reason for e in events
+                isinstance(e, messages.Retrying) and "unavailable" in e.reason for e in events
             ),
             "a refusal during the outage",
             15,
         )
         own_redis.start()
         await wait_until(
-            lambda: any(isinstance(e, ChatClient.Connected) for e in events), "reconnected", 30
+            lambda: any(isinstance(e, messages.Connected) for e in events), "reconnected", 30
         )
         await client.shutdown()
         await running

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chat_tui.app import ChatApp
+from chat_tui.client import ChatClient
 from chat_tui.widgets.composer import Composer
 from tests.conftest import Harness, Server, wait_until
 from tests.faults.proxy import TcpProxy
@@ -30,7 +31,7 @@ async def test_random_cuts_and_delays_lose_and_double_nothing(
     bob = await h.login(srv, "bob")
     proxy = TcpProxy(srv.port, rng)
     url = await proxy.start()
-    app = ChatApp(url, session_file(tmp_path), username="amy", bell=False)
+    app = ChatApp(ChatClient(url), session_file(tmp_path), username="amy", bell=False)
     try:
         async with running(app):
             await chat_ready(app, "bob")
@@ -64,7 +65,7 @@ async def test_random_cuts_and_delays_lose_and_double_nothing(
 async def test_a_handshake_that_never_answers_is_given_up_quickly() -> None:
     """A link that dies mid-handshake leaves python-engineio waiting 10 s or more;
     chat-tui gives up after its handshake timeout and retries with backoff."""
-    from chat_tui.client import ChatClient
+    from chat_tui import messages
 
     held: list[asyncio.StreamWriter] = []
 
@@ -74,13 +75,13 @@ async def test_a_handshake_that_never_answers_is_given_up_quickly() -> None:
     hole = await asyncio.start_server(black_hole, "127.0.0.1", 0)
     port = hole.sockets[0].getsockname()[1]
     events: list[object] = []
-    client = ChatClient(f"http://127.0.0.1:{port}", events.append, handshake_timeout=0.5)
+    client = ChatClient(f"http://127.0.0.1:{port}", handshake_timeout=0.5)
     client.login({"username": "x"})
-    running_client = asyncio.create_task(client.run())
+    running_client = asyncio.create_task(client.run(events.append))
     loop = asyncio.get_running_loop()
     started = loop.time()
     await wait_until(
-        lambda: any(isinstance(e, ChatClient.Retrying) for e in events), "a retry", within=4
+        lambda: any(isinstance(e, messages.Retrying) for e in events), "a retry", within=4
     )
     assert loop.time() - started < 3
     await client.shutdown()

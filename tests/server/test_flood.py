@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
 from chat_server.limits import TokenBuckets
@@ -76,12 +75,20 @@ async def test_over_the_limit_an_unacked_send_waits_and_nothing_is_lost(h: Harne
     assert len(page["messages"]) == 12
 
 
-async def test_a_flooder_does_not_slow_a_quiet_client_down(hs: Harness) -> None:
-    """One user floods (every connection it may open, no acks, as fast as it can) while
-    a quiet pair talks: the quiet messages' delivery p99 stays under 50 ms. (The flood's
-    backlog drains at the rate, so it is sized to outlast the quiet talk, no more.)"""
+async def test_a_flooder_does_not_hold_a_quiet_client_back(hs: Harness) -> None:
+    """One user floods (every connection it may open, no acks, as fast as it can) while a
+    quiet pair talks. The quiet messages are never queued behind the flood: the pair's
+    whole talk is done while most of the flood is still held back at the flooder's rate.
+
+    Counted, not timed, so it holds on a slow or busy machine: were the quiet messages
+    queued behind the flood, each would wait for the backlog to drain (about 30 s here,
+    past the test's wait); were the flood not held back, far more of it than its rate
+    allows would be delivered meanwhile. The latency figure is a benchmark:
+    bench/flood.py.
+    """
     h = hs
-    srv = await h.server(rate_burst=100, rate_per_second=200, max_connections_per_user=4)
+    burst, rate = 20, 20
+    srv = await h.server(rate_burst=burst, rate_per_second=rate, max_connections_per_user=4)
     victim = await h.login(srv, "victim")
     mallory = await h.login(srv, "mallory")
     tabs = [mallory] + [await h.resume(srv, mallory.session_id) for _ in range(3)]
@@ -91,27 +98,35 @@ async def test_a_flooder_does_not_slow_a_quiet_client_down(hs: Harness) -> None:
 
     async def flood(tab: Peer) -> None:
         nonlocal flood_sent
-        for i in range(120):
+        for i in range(150):
             await tab.send(victim.user_id, f"flood {i} " + "x" * 2000)
             flood_sent += 1
 
+    started = time.monotonic()
     flooders = [asyncio.create_task(flood(t)) for t in tabs]
-    await wait_until(lambda: flood_sent >= 400, "the flood under way")
-    received: dict[str, float] = {}
-    dave.sio.on("private message", lambda m: received.setdefault(m["content"], time.monotonic()))
-    latencies = []
     try:
-        for i in range(100):  # carol waits for each delivery, like a person typing
-            content = f"quiet {i}"
-            t0 = time.monotonic()
+        await wait_until(lambda: flood_sent == 600, "the whole flood sent")
+        quiet = [f"quiet {i}" for i in range(50)]
+        for content in quiet:  # carol waits for each delivery, like a person typing
             ack = await carol.call("private message", {"content": content, "to": dave.user_id})
+            while ack.get("error") == "rate limited":  # her own rate: retry as told
+                await asyncio.sleep(ack["retryAfter"] / 1000)
+                ack = await carol.call("private message", {"content": content, "to": dave.user_id})
             assert "message" in ack, ack
-            await wait_until(lambda c=content: c in received, f"dave gets {content}")
-            latencies.append(received[content] - t0)
+            await wait_until(
+                lambda c=content: c in [m["content"] for m in dave.of("private message")][-1:],
+                f"dave gets {content}",
+            )
+        flood_delivered = len(victim.of("private message"))
+        elapsed = time.monotonic() - started
     finally:
         for task in flooders:
             task.cancel()
-    p99 = statistics.quantiles(latencies, n=100)[98]
-    assert p99 < 0.050, f"quiet p99 {p99 * 1000:.1f} ms under a flood"
-    # and the flood was held back, not served at full speed (the victim is still served)
-    assert len(victim.of("private message")) < flood_sent
+        # the server would read the flooders' backlog (and their goodbyes) at their rate
+        await h.stop(srv)
+    assert [m["content"] for m in dave.of("private message")] == quiet
+    # the quiet talk was over while most of the flood still waited its turn
+    assert flood_delivered < flood_sent / 2, (flood_delivered, flood_sent)
+    # and the flood went through at the flooder's rate: its burst (one more for the
+    # buckets' timing) plus the rate over however long this took on this machine
+    assert flood_delivered <= 2 * burst + rate * elapsed, (flood_delivered, elapsed)

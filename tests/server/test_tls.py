@@ -14,6 +14,7 @@ import pytest
 import socketio
 
 from chat_tui.app import ChatApp
+from chat_tui.client import ChatClient
 from chat_tui.session_file import SessionFile
 from tests.conftest import Harness, Peer, Proc, wait_until
 from tests.tui.conftest import chat_ready, delivered, running
@@ -90,7 +91,9 @@ async def test_chat_tui_connects_to_https_with_its_cafile(
     bob = h.peer(srv, "bob", http_session=trusting)
     await bob.connect({"username": "bob"})
     app = ChatApp(
-        srv.url, SessionFile(tmp_path / "tui" / "s.json"), username="amy", cafile=str(cert[0])
+        ChatClient(srv.url, cafile=str(cert[0])),
+        SessionFile(tmp_path / "tui" / "s.json"),
+        username="amy",
     )
     async with running(app) as pilot:
         await chat_ready(app, "bob")

@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 
 from chat_tui.app import ChatApp
+from chat_tui.client import ChatClient
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.session_file import SessionFile
 from chat_tui.state import Delivery
@@ -89,8 +90,8 @@ MakeApp = Callable[..., RecordingApp]
 
 @pytest.fixture
 def make_app(h: Harness) -> MakeApp:
-    def make(url: str, sf: SessionFile, **kw: Any) -> RecordingApp:
-        return RecordingApp(url, sf, **kw)
+    def make(url: str, sf: SessionFile, cafile: str | None = None, **kw: Any) -> RecordingApp:
+        return RecordingApp(ChatClient(url, cafile=cafile), sf, **kw)
 
     return make
 

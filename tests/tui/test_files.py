@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chat_tui.outbox import Outbox, OutboxItem
 from chat_tui.render import one_line, safe_text
 from chat_tui.session_file import CorruptFile, Session, SessionFile, session_path
 
@@ -27,12 +28,13 @@ def test_session_file_is_private_atomic_and_round_trips(tmp_path: Path) -> None:
 
 def test_outbox_round_trips_and_disappears_when_empty(tmp_path: Path) -> None:
     f = SessionFile(tmp_path / "s.json")
-    assert f.load_outbox() == []
-    items = [{"clientId": "c1", "to": "u", "content": "hi\nthere"}]
-    f.save_outbox(items)
-    assert f.load_outbox() == items and mode(f.outbox_path) == 0o600
-    f.save_outbox([])
-    assert not f.outbox_path.exists()
+    box = Outbox(f.outbox_path)
+    assert box.load() == []
+    item = OutboxItem("c1", "u", "hi\nthere")
+    box.add(item)
+    assert Outbox(f.outbox_path).load() == [item] and mode(f.outbox_path) == 0o600
+    box.remove("c1")
+    assert not f.outbox_path.exists() and not box
 
 
 @pytest.mark.parametrize("junk", ["{not json", "[1, 2]", '{"sessionID": "x"}'])
@@ -50,7 +52,7 @@ def test_a_corrupt_session_file_is_moved_aside_with_a_clear_message(
 def test_outbox_keeps_only_well_formed_items(tmp_path: Path) -> None:
     f = SessionFile(tmp_path / "s.json")
     f.outbox_path.write_text('[{"clientId": "c", "to": "u", "content": "ok"}, {"to": 5}, "x"]')
-    assert f.load_outbox() == [{"clientId": "c", "to": "u", "content": "ok"}]
+    assert Outbox(f.outbox_path).load() == [OutboxItem("c", "u", "ok")]
 
 
 def test_session_paths_per_server_and_profile(tmp_path: Path) -> None:

@@ -6,15 +6,49 @@ import random
 from typing import Any
 
 from chat_tui.state import (
+    ChatMessage,
     ChatState,
+    Contact,
     Delivery,
     backoff_delay,
     display_names,
     merge_messages,
-    message_from_wire,
+)
+from chat_tui.wire import (
+    parse_message,
+    parse_messages,
+    parse_roster,
+    parse_roster_entry,
+    parse_send_ack,
 )
 
 ME, BOB, CAROL, DAVE = "me000000", "bob00000", "carol000", "dave0000"
+
+
+# The state takes parsed records; these feed it wire payloads the way the connection does.
+
+
+def users(s: ChatState, payload: object) -> None:
+    s.apply_users(parse_roster(payload)[0])
+
+
+def joined(s: ChatState, payload: object) -> None:
+    entry = parse_roster_entry(payload)
+    assert entry is not None
+    s.apply_user_connected(entry)
+
+
+def recv(s: ChatState, payload: object) -> tuple[Contact, ChatMessage] | None:
+    msg = parse_message(payload)
+    return None if msg is None else s.receive(msg)
+
+
+def ack(s: ChatState, to: str, client_id: str, payload: object) -> ChatMessage | None:
+    return s.acknowledge(to, client_id, parse_send_ack(payload))
+
+
+def page(s: ChatState, peer: str, payload: object, has_more: bool) -> int:
+    return s.prepend_history(peer, parse_messages(payload), has_more)
 
 
 def wire(i: int, frm: str, to: str, content: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -44,9 +78,9 @@ def user(
     }
 
 
-def state_with(*users: dict[str, Any]) -> ChatState:
+def state_with(*entries: dict[str, Any]) -> ChatState:
     s = ChatState(self_id=ME)
-    s.apply_users([user(ME, "me"), *users])
+    users(s, [user(ME, "me"), *entries])
     return s
 
 
@@ -55,7 +89,7 @@ def test_roster_order_self_first_then_casefolded_names_then_user_id() -> None:
         user(BOB, "bob"), user(CAROL, "Alice"), user(DAVE, "alice"), user("zed00000", "Zed")
     )
     assert [c.user_id for c in s.ordered()] == [ME, CAROL, DAVE, BOB, "zed00000"]
-    s.apply_user_connected({"userID": "aaron000", "username": "aaron"})
+    joined(s, {"userID": "aaron000", "username": "aaron"})
     assert [c.user_id for c in s.ordered()][:2] == [ME, "aaron000"]  # sorted position
 
 
@@ -69,24 +103,24 @@ def test_display_names_tell_namesakes_apart_and_mark_yourself() -> None:
 
 def test_presence_events() -> None:
     s = state_with(user(BOB, "bob", connected=False))
-    s.apply_user_connected({"userID": BOB, "username": "bob", "connected": True, "messages": []})
+    joined(s, {"userID": BOB, "username": "bob", "connected": True, "messages": []})
     assert s.contacts[BOB].connected
     s.apply_user_disconnected(BOB)
     assert not s.contacts[BOB].connected
     s.set_self_connected(False)
     assert not s.contacts[ME].connected
     for junk in (None, 5, [], {"userID": 5}, {"username": "x"}):
-        assert s.apply_user_connected(junk) is None
-    s.apply_user_disconnected(["x"])
+        assert parse_roster_entry(junk) is None
+    s.apply_user_disconnected("nobody")  # an unknown user changes nothing
 
 
 def test_unread_counts_and_own_echoes() -> None:
     s = state_with(user(BOB, "bob"), user(CAROL, "carol"))
     s.open(CAROL)
-    s.receive(wire(1, BOB, ME))
-    s.receive(wire(2, BOB, ME))
-    s.receive(wire(3, CAROL, ME))  # the open conversation: not unread
-    s.receive(wire(4, ME, BOB))  # your own echo from another tab: not unread
+    recv(s, wire(1, BOB, ME))
+    recv(s, wire(2, BOB, ME))
+    recv(s, wire(3, CAROL, ME))  # the open conversation: not unread
+    recv(s, wire(4, ME, BOB))  # your own echo from another tab: not unread
     assert s.contacts[BOB].unread == 2 and s.contacts[CAROL].unread == 0
     assert [m.content for m in s.contacts[BOB].messages] == ["m1", "m2", "m4"]
     assert s.next_unread() == BOB
@@ -96,11 +130,11 @@ def test_unread_counts_and_own_echoes() -> None:
 
 def test_receive_drops_junk_duplicates_and_strangers() -> None:
     s = state_with(user(BOB, "bob"))
-    assert s.receive(wire(1, BOB, ME)) is not None
-    assert s.receive(wire(1, BOB, ME)) is None  # the same id twice
-    assert s.receive(wire(2, "stranger", ME)) is None
+    assert recv(s, wire(1, BOB, ME)) is not None
+    assert recv(s, wire(1, BOB, ME)) is None  # the same id twice
+    assert recv(s, wire(2, "stranger", ME)) is None
     for junk in (None, "x", {"content": 5, "from": BOB, "to": ME}, {"from": BOB}):
-        assert s.receive(junk) is None
+        assert recv(s, junk) is None
     assert len(s.contacts[BOB].messages) == 1
 
 
@@ -108,32 +142,32 @@ def test_own_message_pending_then_sent_or_failed_then_retried() -> None:
     s = state_with(user(BOB, "bob"))
     msg = s.add_own(BOB, "hi", "c1", ts=5)
     assert msg.delivery is Delivery.PENDING and msg.id is None
-    s.acknowledge(BOB, "c1", {"message": wire(7, ME, BOB, "hi", clientId="c1")})
+    ack(s, BOB, "c1", {"message": wire(7, ME, BOB, "hi", clientId="c1")})
     assert (msg.delivery, msg.id, msg.ts) == (Delivery.SENT, 7, 1_700_000_000_007)
     bad = s.add_own(BOB, "x" * 5000, "c2")
-    s.acknowledge(BOB, "c2", {"error": "content too long"})
+    ack(s, BOB, "c2", {"error": "content too long"})
     assert bad.delivery is Delivery.FAILED and bad.error == "content too long"
     assert s.retry(BOB, "c2") is bad and bad.delivery is Delivery.PENDING
     assert s.retry(BOB, "c2") is None  # only failed messages
     tutorial = s.add_own(BOB, "no acks here", "c3")
-    s.acknowledge(BOB, "c3", None)  # a server without acks
+    ack(s, BOB, "c3", None)  # a server without acks
     assert tutorial.delivery is Delivery.SENT and tutorial.id is None
 
 
 def test_echo_of_a_pending_message_settles_it_instead_of_doubling() -> None:
     s = state_with(user(BOB, "bob"))
     own = s.add_own(BOB, "hi", "c1")
-    placed = s.receive(wire(9, ME, BOB, "hi", clientId="c1"))
+    placed = recv(s, wire(9, ME, BOB, "hi", clientId="c1"))
     assert placed is not None and placed[1] is own
     assert own.delivery is Delivery.SENT and own.id == 9
-    s.acknowledge(BOB, "c1", {"message": wire(9, ME, BOB, "hi", clientId="c1")})
+    ack(s, BOB, "c1", {"message": wire(9, ME, BOB, "hi", clientId="c1")})
     assert [m.id for m in s.contacts[BOB].messages] == [9]
 
 
 def test_incoming_messages_go_before_your_unsent_ones() -> None:
     s = state_with(user(BOB, "bob"))
     s.add_own(BOB, "pending", "c1")
-    s.receive(wire(1, BOB, ME, "incoming"))
+    recv(s, wire(1, BOB, ME, "incoming"))
     assert [m.content for m in s.contacts[BOB].messages] == ["incoming", "pending"]
 
 
@@ -142,7 +176,8 @@ def test_reconnect_snapshot_merges_and_keeps_what_you_sent_offline() -> None:
     s = state_with(user(BOB, "bob", messages=[wire(1, BOB, ME), wire(2, ME, BOB)]))
     s.contacts[BOB].unread = 1
     s.add_own(BOB, "typed while offline", "c9")
-    s.apply_users(
+    users(
+        s,
         [
             user(ME, "me"),
             user(
@@ -151,7 +186,7 @@ def test_reconnect_snapshot_merges_and_keeps_what_you_sent_offline() -> None:
                 connected=False,
                 messages=[wire(1, BOB, ME), wire(2, ME, BOB), wire(3, BOB, ME)],
             ),
-        ]
+        ],
     )
     bob = s.contacts[BOB]
     assert [m.content for m in bob.messages] == ["m1", "m2", "m3", "typed while offline"]
@@ -163,45 +198,44 @@ def test_reconnect_snapshot_merges_and_keeps_what_you_sent_offline() -> None:
 def test_snapshot_that_already_holds_a_pending_message_settles_nothing_twice() -> None:
     s = state_with(user(BOB, "bob"))
     s.add_own(BOB, "hi", "c1")
-    s.apply_users(
-        [user(ME, "me"), user(BOB, "bob", messages=[wire(4, ME, BOB, "hi", clientId="c1")])]
-    )
+    users(s, [user(ME, "me"), user(BOB, "bob", messages=[wire(4, ME, BOB, "hi", clientId="c1")])])
     assert [(m.content, m.id) for m in s.contacts[BOB].messages] == [("hi", 4)]
 
 
 def test_merge_keeps_older_pages_already_loaded() -> None:
     s = state_with(user(BOB, "bob", messages=[wire(i, BOB, ME) for i in (5, 6)], has_more=True))
-    assert s.prepend_history(BOB, [wire(i, BOB, ME) for i in (3, 4)], True) == 2
-    s.apply_users(
+    assert page(s, BOB, [wire(i, BOB, ME) for i in (3, 4)], True) == 2
+    users(
+        s,
         [
             user(ME, "me"),
             user(BOB, "bob", messages=[wire(i, BOB, ME) for i in (6, 7)], has_more=True),
-        ]
+        ],
     )
     assert [m.id for m in s.contacts[BOB].messages] == [3, 4, 5, 6, 7]
     assert s.contacts[BOB].has_more  # from the paging, not the snapshot
 
 
 def test_merge_without_ids_takes_the_snapshot_plus_unsent() -> None:
-    local = [message_from_wire({"content": "old", "from": BOB, "to": ME})]
-    snapshot = [message_from_wire({"content": x, "from": BOB, "to": ME}) for x in ("a", "b")]
+    local = [parse_message({"content": "old", "from": BOB, "to": ME})]
+    snapshot = [parse_message({"content": x, "from": BOB, "to": ME}) for x in ("a", "b")]
     merged = merge_messages([m for m in local if m], [m for m in snapshot if m])
     assert [m.content for m in merged] == ["a", "b"]
 
 
 def test_paging_prepends_skips_known_and_stops_when_done() -> None:
     s = state_with(user(BOB, "bob", messages=[wire(i, BOB, ME) for i in (8, 9)], has_more=True))
-    assert s.prepend_history(BOB, [wire(i, ME, BOB) for i in (6, 7, 8)], True) == 2
+    assert page(s, BOB, [wire(i, ME, BOB) for i in (6, 7, 8)], True) == 2
     assert [m.id for m in s.contacts[BOB].messages] == [6, 7, 8, 9]
     assert s.contacts[BOB].has_more
-    assert s.prepend_history(BOB, [], False) == 0 and not s.contacts[BOB].has_more
-    assert s.prepend_history("nobody", [wire(1, BOB, ME)], True) == 0
-    assert s.prepend_history(BOB, "junk", True) == 0
+    assert page(s, BOB, [], False) == 0 and not s.contacts[BOB].has_more
+    assert page(s, "nobody", [wire(1, BOB, ME)], True) == 0
+    assert page(s, BOB, "junk", True) == 0
 
 
 def test_self_messages_live_under_your_own_entry() -> None:
     s = state_with(user(BOB, "bob"))
-    s.receive(wire(1, ME, ME, "note"))
+    recv(s, wire(1, ME, ME, "note"))
     assert [m.content for m in s.contacts[ME].messages] == ["note"]
 
 
@@ -222,6 +256,6 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
 
 def test_users_payload_junk_is_ignored() -> None:
     s = ChatState(self_id=ME)
-    s.apply_users("junk")
-    s.apply_users([None, 5, {"userID": 1}, {"userID": BOB, "username": "bob", "messages": "x"}])
+    users(s, "junk")
+    users(s, [None, 5, {"userID": 1}, {"userID": BOB, "username": "bob", "messages": "x"}])
     assert list(s.contacts) == [BOB] and s.contacts[BOB].messages == []

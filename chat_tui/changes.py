@@ -1,0 +1,62 @@
+"""What changed in the app's state, published as Textual signals that screens subscribe to.
+
+The app changes its state (chat_tui.state) and publishes; a mounted screen redraws from the
+state. The app never looks up a widget, so an event that arrives while a screen is being
+switched, or while the app is exiting, draws nothing: Textual delivers a signal only to
+nodes that are running and not being removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from textual.dom import DOMNode
+from textual.signal import Signal
+
+from chat_tui.state import ChatMessage
+
+
+class LinkState(Enum):
+    """The state of the connection, as the status line shows it."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The connection's state and a detail (server, next attempt, reason)."""
+
+    link: LinkState
+    detail: str
+
+
+class Shown(Enum):
+    """How the open conversation changed."""
+
+    OPENED = "opened"  # another conversation, or redraw it all
+    APPENDED = "appended"  # messages at the end
+    CHANGED = "changed"  # one message changed (sent, failed, got its id)
+    PREPENDED = "prepended"  # older messages at the top
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChange:
+    """A change to one conversation; screens act only when it is the open one."""
+
+    user_id: str
+    how: Shown
+    message: ChatMessage | None = None  # CHANGED
+    count: int = 0  # PREPENDED: how many; OPENED: how many were unread
+
+
+class Changes:
+    """The app's signals."""
+
+    def __init__(self, owner: DOMNode) -> None:
+        self.roster: Signal[None] = Signal(owner, "roster")  # users, presence, unread, names
+        self.conversation: Signal[ConversationChange] = Signal(owner, "conversation")
+        self.status: Signal[Status] = Signal(owner, "status")

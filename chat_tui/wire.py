@@ -1,0 +1,109 @@
+"""Server payloads -> the client's records. Pure, and forgiving: anything malformed is
+dropped (None, or left out of a list), never raised, whatever a server sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat_server import protocol as p
+from chat_tui.state import Ack, ChatMessage, RosterEntry
+
+
+def _int(value: object) -> int | None:
+    """An integer on the wire (JSON true/false are not integers)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_message(data: object) -> ChatMessage | None:
+    """A message payload (``private message``, history entry), or None when it is not one."""
+    if not isinstance(data, dict):
+        return None
+    content, from_id, to_id = data.get("content"), data.get("from"), data.get("to")
+    if not (isinstance(content, str) and isinstance(from_id, str) and isinstance(to_id, str)):
+        return None
+    client_id = data.get("clientId")
+    return ChatMessage(
+        content=content,
+        from_id=from_id,
+        to_id=to_id,
+        id=_int(data.get("id")),
+        ts=_int(data.get("ts")),
+        client_id=client_id if isinstance(client_id, str) else None,
+    )
+
+
+def parse_messages(data: object) -> list[ChatMessage]:
+    """The well-formed messages of a list (anything else: none)."""
+    if not isinstance(data, list):
+        return []
+    return [m for m in (parse_message(x) for x in data) if m is not None]
+
+
+def parse_roster_entry(data: object) -> RosterEntry | None:
+    """A ``users`` item or a ``user connected`` payload."""
+    if not isinstance(data, dict):
+        return None
+    user_id, username = data.get("userID"), data.get("username")
+    if not isinstance(user_id, str) or not isinstance(username, str):
+        return None
+    return RosterEntry(
+        user_id=user_id,
+        username=username,
+        connected=bool(data.get("connected")),
+        messages=parse_messages(data.get("messages")),
+        has_more=bool(data.get("hasMore")),
+    )
+
+
+def parse_roster(data: object) -> tuple[list[RosterEntry], bool]:
+    """A ``users`` payload: its entries, and whether the server speaks chat-server's
+    extensions (its entries carry ``hasMore``)."""
+    if not isinstance(data, list):
+        return [], False
+    entries = [e for e in (parse_roster_entry(x) for x in data) if e is not None]
+    extended = any(isinstance(x, dict) and "hasMore" in x for x in data)
+    return entries, extended
+
+
+def parse_session(data: object) -> tuple[str, str] | None:
+    """A ``session`` payload: (sessionID, userID)."""
+    if not isinstance(data, dict):
+        return None
+    session_id, user_id = data.get("sessionID"), data.get("userID")
+    if not isinstance(session_id, str) or not isinstance(user_id, str):
+        return None
+    return session_id, user_id
+
+
+def parse_user_id(data: object) -> str | None:
+    """A ``user disconnected`` payload: the bare userID."""
+    return data if isinstance(data, str) else None
+
+
+def parse_send_ack(ack: object) -> Ack:
+    """The ack of a ``private message``. Anything that is neither a stored message nor an
+    error (a server without acks answers nothing) counts as taken."""
+    if not isinstance(ack, dict):
+        return Ack()
+    error = ack.get("error")
+    if isinstance(error, str):
+        retry = _int(ack.get("retryAfter"))
+        if error == p.ERR_RATE_LIMITED and retry is None:
+            retry = 1000
+        return Ack(error=error, retry_after_ms=retry)
+    return Ack(message=parse_message(ack.get("message")))
+
+
+def parse_history_ack(ack: object) -> tuple[list[ChatMessage], bool] | None:
+    """The ack of a ``history`` request: (messages, hasMore), or None when it is not one."""
+    if not isinstance(ack, dict) or "messages" not in ack:
+        return None
+    return parse_messages(ack["messages"]), bool(ack.get("hasMore"))
+
+
+def send_payload(to: str, content: str, client_id: str | None) -> dict[str, Any]:
+    """A C->S ``private message``; the clientId only for servers that take it."""
+    payload: dict[str, Any] = {"content": content, "to": to}
+    if client_id is not None:
+        payload["clientId"] = client_id
+    return payload
