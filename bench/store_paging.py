@@ -8,7 +8,8 @@ messages spread over random pairs of USERS users, plus one heavy conversation of
 messages, then times through the real SqliteStore:
   latest_page   the latest 100 messages of a random conversation
   older_page    a page of 50 before a random id of the heavy conversation
-  connect_read  latest_by_peer(user, 100) for a random user (what a connect reads)
+  connect_read  conversations(user) + latest_pages(user, peers, 100) for a random user
+                (what a connect reads)
   save          save_message, one at a time (each its own commit)
   save_burst    100 concurrent save_message calls (group commit)
 Prints one JSON line of medians in milliseconds.
@@ -27,7 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-from chat_server.stores.sqlite import PAGE_SIZE, SqliteStore, migrate
+from chat_server.stores.sqlite import PAGE_SIZE, SqliteStore
+from chat_server.stores.sqlite_schema import migrate
 
 HEAVY = 20_000
 
@@ -68,6 +70,11 @@ def fill(path: Path, messages: int, users: int, seed: int) -> list[str]:
     return ids
 
 
+async def connect_read(store: SqliteStore, user_id: str) -> object:
+    peers = [peer for peer, _ in await store.conversations(user_id)]
+    return await store.latest_pages(user_id, peers, 100)
+
+
 async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -93,7 +100,7 @@ async def measure(path: Path, ids: list[str], seed: int) -> dict[str, object]:
                 ),
                 300,
             ),
-            "connect_read": await timed(lambda: store.latest_by_peer(rnd.choice(ids), 100), 50),
+            "connect_read": await timed(lambda: connect_read(store, rnd.choice(ids)), 50),
             "save": await timed(lambda: store.save_message(ids[2], ids[3], "hello"), 300),
             "save_burst_100": await timed(
                 lambda: asyncio.gather(

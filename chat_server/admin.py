@@ -13,8 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from chat_server.cli import redact_url
-from chat_server.config import default_store_url, env_name
+from chat_server.config import default_store_url, env_name, redact_url
 from chat_server.protocol import username_key
 from chat_server.stores import Store, StoreError, User, make_store
 

@@ -16,13 +16,10 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-from aiohttp import web
 
 from chat_server import __version__
-from chat_server.app import create_app, levers_off
-from chat_server.config import Config, config_fields, env_name
+from chat_server.config import Config, config_fields, env_name, redact_url
+from chat_server.levers import levers_off
 
 log = logging.getLogger("chat_server")
 
@@ -102,20 +99,14 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     return parse_args(argv, env)[0]
 
 
-def redact_url(url: str) -> str:
-    """A store URL fit for printing: any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 async def serve(config: Config, *, reuse_port: bool = False) -> None:
     """Run until SIGINT or SIGTERM, then close connections and the store."""
+    from aiohttp import web  # the web and Socket.IO stacks load only to serve
+
+    from chat_server.app import create_app, start_runner
+
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+    runner = await start_runner(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,7 @@ import ssl
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -41,6 +42,23 @@ class Config:
         default=100,
         metadata=_opt("messages per conversation sent in the 'users' event", metavar="N"),
     )
+    roster_limit: int = field(
+        default=1000,
+        metadata=_opt(
+            "users listed in the 'users' event: yourself, conversation partners (newest "
+            "first), online users, then the newest others; everyone is found with the "
+            "'directory' event",
+            metavar="N",
+        ),
+    )
+    roster_history_bytes: int = field(
+        default=1024 * 1024,
+        metadata=_opt(
+            "message bytes in one 'users' event, across conversations (newest first); "
+            "the rest is marked hasMore and fetched with 'history'",
+            metavar="BYTES",
+        ),
+    )
     max_message_length: int = field(
         default=4000, metadata=_opt("longest message content, in characters", metavar="N")
     )
@@ -66,6 +84,14 @@ class Config:
             "processes sharing the port (more than 1 needs a redis:// store)", metavar="N"
         ),
     )
+    max_output_buffer: int = field(
+        default=8 * 1024 * 1024,
+        metadata=_opt(
+            "output queued for a client that does not read it (any transport); past it the "
+            "client is cut off and reconnects",
+            metavar="BYTES",
+        ),
+    )
     max_connections_per_user: int = field(
         default=10,
         metadata=_opt("open connections one user may have at once (0: no limit)", metavar="N"),
@@ -83,6 +109,74 @@ class Config:
             "with retryAfter, an unacked one waits (0: no limit)",
             metavar="R",
         ),
+    )
+    max_connections_per_ip: int = field(
+        default=64,
+        metadata=_opt(
+            "open TCP connections from one address (0: no limit; not applied with "
+            "--trust-forwarded-for, where every connection comes from the proxy)",
+            metavar="N",
+        ),
+    )
+    max_handshakes_per_ip: int = field(
+        default=120,
+        metadata=_opt(
+            "Socket.IO connections one address may open per minute (a burst of as many); "
+            "over it they are refused 'rate limited' (0: no limit)",
+            metavar="N",
+        ),
+    )
+    max_new_users_per_ip: int = field(
+        default=20,
+        metadata=_opt(
+            "new users one address may create per hour (a burst of as many); over it the "
+            "handshake is refused 'rate limited' (0: no limit)",
+            metavar="N",
+        ),
+    )
+    trust_forwarded_for: bool = field(
+        default=False,
+        metadata=_opt(
+            "take the client's address from the last X-Forwarded-For entry (only behind a "
+            "reverse proxy that sets it)"
+        ),
+    )
+    header_timeout: float = field(
+        default=10.0,
+        metadata=_opt(
+            "seconds a connection may take to send its first request, and may stay idle "
+            "between requests",
+            metavar="S",
+        ),
+    )
+    connect_timeout: float = field(
+        default=10.0,
+        metadata=_opt(
+            "seconds an Engine.IO connection may go without joining with a Socket.IO "
+            "CONNECT before it is closed",
+            metavar="S",
+        ),
+    )
+    prune_idle_users: int = field(
+        default=30,
+        metadata=_opt(
+            "delete users who never sent or received a message and have been offline this "
+            "many days (0: keep them)",
+            metavar="DAYS",
+        ),
+    )
+    allowed_hosts: str = field(
+        default="",
+        metadata=_opt(
+            "Host header values a browser may connect with, comma-separated (default: "
+            "localhost and IP addresses only, against DNS rebinding; * for any). Origins "
+            "other than the Host's still need --cors-origin",
+            metavar="HOSTS",
+        ),
+    )
+    health_details: bool = field(
+        default=False,
+        metadata=_opt("/healthz also shows version, store kind and counts (off: only the status)"),
     )
     cors_origin: str = field(
         default="",
@@ -120,6 +214,19 @@ class Config:
             raise ValueError("retention must be 0 (keep forever) or more days")
         if self.max_connections_per_user < 0:
             raise ValueError("max connections per user must be 0 or more")
+        if self.roster_limit < 1:
+            raise ValueError("roster limit must be at least 1")
+        if self.roster_history_bytes < 0:
+            raise ValueError("roster history bytes must be 0 or more")
+        if self.max_output_buffer < 64 * 1024:
+            raise ValueError("max output buffer must be at least 65536 bytes")
+        for name in ("max_connections_per_ip", "max_handshakes_per_ip", "max_new_users_per_ip"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be 0 (no limit) or more")
+        if self.header_timeout <= 0 or self.connect_timeout <= 0:
+            raise ValueError("timeouts must be more than 0 seconds")
+        if self.prune_idle_users < 0:
+            raise ValueError("prune idle users must be 0 (keep them) or more days")
         if self.rate_burst < 1:
             raise ValueError("rate burst must be at least 1")
         if self.rate_per_second < 0:
@@ -153,12 +260,29 @@ class Config:
         return context
 
     @property
+    def allowed_host_names(self) -> list[str] | None:
+        """Host names a browser may use (None: any); IP addresses are always allowed."""
+        hosts = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if "*" in hosts:
+            return None
+        return sorted({"localhost", self.host.lower(), *hosts})
+
+    @property
     def cors_origins(self) -> list[str] | str | None:
         """python-socketio's cors_allowed_origins: None (same origin only), '*' or a list."""
         origins = [o.strip() for o in self.cors_origin.split(",") if o.strip()]
         if not origins:
             return None
         return "*" if "*" in origins else origins
+
+
+def redact_url(url: str) -> str:
+    """A store URL fit for printing: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 def env_name(field_name: str) -> str:

@@ -40,6 +40,7 @@ from chat_server.protocol import ACK_WANTED, FROM_CLIENT
 log = logging.getLogger(__name__)
 
 # a client that reads slower than this much queued output is cut off, not buffered forever
+# (--max-output-buffer; EngineServer.max_output_buffer)
 SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
 
 
@@ -76,7 +77,8 @@ class Corker:
 
     MAX_FRAMES = 64
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = SLOW_CONSUMER_BYTES) -> None:
+        self.limit = limit
         self._pending: dict[asyncio.Transport, list[bytes]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -105,11 +107,10 @@ class Corker:
         for transport, frames in pending.items():
             self._write(transport, frames)
 
-    @staticmethod
-    def _write(transport: asyncio.Transport, frames: list[bytes]) -> None:
+    def _write(self, transport: asyncio.Transport, frames: list[bytes]) -> None:
         if transport.is_closing():
             return
-        if transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
+        if transport.get_write_buffer_size() > self.limit:
             log.warning("a client reads too slowly; closing its connection")
             transport.close()
             return
@@ -203,15 +204,96 @@ class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         return self._sock
 
 
+class OutputQueue(asyncio.Queue[Any]):
+    """A socket's queue of packets to send, bounded in bytes.
+
+    Long-polling clients take their packets with GET requests; one that stops asking (and
+    keeps answering pings) would have every message for it buffered here for ever. Past
+    ``limit`` bytes the socket is cut off instead, like a websocket that stops reading
+    (Corker): the client reconnects and gets what it missed from the store.
+    """
+
+    def __init__(self, server: EngineServer) -> None:
+        super().__init__()
+        self.server = server
+        self.bytes = 0
+        self.cut = False
+
+    @staticmethod
+    def _size(pkt: Any) -> int:
+        if pkt is None:
+            return 0
+        data = getattr(pkt, "data", None)
+        return len(data) + 8 if isinstance(data, str | bytes) else 64
+
+    def put_nowait(self, item: Any) -> None:
+        if self.cut and item is not None:
+            return  # being closed: nothing more is kept for it
+        size = self._size(item)
+        if item is not None and self.bytes + size > self.server.max_output_buffer:
+            self.cut = True
+            self.server.cut_off(self)
+            return
+        self.bytes += size
+        super().put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        item = super().get_nowait()
+        self.bytes -= self._size(item)
+        return item
+
+
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Engine.IO server using PlainWebSocket."""
+    """Engine.IO server using PlainWebSocket, with bounded output queues, and
+    disconnects that never wait for a long-polling client to come and read."""
+
+    max_output_buffer = SLOW_CONSUMER_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.corker = Corker()
+        self._cutting: set[asyncio.Task[None]] = set()
         # a copy: the driver's table is shared by every Engine.IO server in the process
         driver: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped base
         setattr(self, "_async", {**driver, "websocket": PlainWebSocket})  # noqa: B010
+
+    def set_output_limit(self, limit: int) -> None:
+        self.max_output_buffer = self.corker.limit = limit
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+        """Every socket's queue is an OutputQueue (Engine.IO's public factory)."""
+        return OutputQueue(self)
+
+    def cut_off(self, queue: OutputQueue) -> None:
+        """The socket owning ``queue`` has more output waiting than allowed: close it."""
+        for sid, sock in list(self.sockets.items()):
+            if sock.queue is queue:
+                self.logger.info("%s: reads too slowly; closing", sid)
+                log.warning("a client reads too slowly; closing its connection")
+                task = asyncio.ensure_future(self._abort(sid))
+                self._cutting.add(task)
+                task.add_done_callback(self._cutting.discard)
+                return
+
+    async def _abort(self, sid: str) -> None:
+        sock = self.sockets.get(sid)
+        if sock is not None:
+            await sock.close(wait=False, abort=True, reason=self.reason.TRANSPORT_ERROR)
+            sock.queue.put_nowait(None)  # a waiting poll returns; a writer task exits
+            self.sockets.pop(sid, None)
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        """As Engine.IO's, without waiting for the client to read its CLOSE packet: a
+        long-polling client that sent a bad packet may never ask again, and its request
+        (and the server's shutdown) would wait for it for ever."""
+        if sid is None:
+            await super().disconnect()
+            return
+        sock = self.sockets.get(sid)
+        if sock is not None:
+            await sock.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+            sock.queue.put_nowait(None)
+            self.sockets.pop(sid, None)
 
 
 class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
@@ -254,6 +336,16 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             self.transport.close()  # the read loop then ends
 
     async def _websocket_handler(self, ws: Any) -> None:
+        """The read loop. aiohttp cancels it when the client's connection is lost
+        (handler cancellation): the socket is closed at once, and its user shown
+        offline, instead of after the next ping timeout."""
+        try:
+            await self._read_loop(ws)
+        except asyncio.CancelledError:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            raise
+
+    async def _read_loop(self, ws: Any) -> None:
         if getattr(self, "connected", False):  # an upgrade from long-polling: the library's path
             await super()._websocket_handler(ws)
             return
@@ -337,12 +429,30 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         return await super()._handle_eio_connect(eio_sid, environ)
 
 
-class TextPacket(packet.Packet):  # type: ignore[misc]
-    """Socket.IO packets of a server that never sends bytes.
+class SafePacket(packet.Packet):  # type: ignore[misc]
+    """Socket.IO packets of a protocol without binary data (python-socketio's public
+    ``serializer=`` hook, so the stock paths use it too).
+
+    A client's BINARY_EVENT or BINARY_ACK, or any binary frame, is refused as it is
+    decoded: python-socketio would otherwise collect the attachments such a packet
+    announces in memory, up to a billion of them, until the connection closed
+    (docs/security.md). The packet raises ValueError; ChatSocketServer closes its sender.
+    """
+
+    def decode(self, encoded_packet: Any) -> Any:
+        if not isinstance(encoded_packet, str):
+            raise ValueError("binary data is not part of this protocol")
+        if encoded_packet[:1] in ("5", "6"):  # BINARY_EVENT, BINARY_ACK
+            raise ValueError("binary packets are not part of this protocol")
+        return super().decode(encoded_packet)
+
+
+class TextPacket(SafePacket):
+    """SafePacket, without the search for bytes in what the server sends.
 
     python-socketio walks every outgoing payload to look for bytes (``data_is_binary``):
     for each 1,000-entry ``users`` roster of a connect storm that was about 15% of the
-    server's time. Client packets are decoded as before, binary ones included.
+    server's time. This server never sends bytes.
     """
 
     uses_binary_events = False

@@ -4,34 +4,43 @@ Handlers run with ``async_handlers=False`` (see app.py): python-socketio then aw
 event in its connection's own read loop, so the events of one connection are handled, stored
 and delivered in the order they were sent, whatever the store's speed, while different
 connections still run concurrently.
+
+Store writes that deliver something run shielded: aiohttp cancels a request whose client
+went away (so that a dropped long-poll is noticed at once), and a cancelled handler must
+not leave a message stored but undelivered, or a user half-created.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
 from chat_server import protocol as p
+from chat_server import roster
 from chat_server.config import Config
+from chat_server.guard import AddressLimits
 from chat_server.limits import TokenBuckets
 from chat_server.presence import Presence
-from chat_server.stores import Message, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
+from chat_server.roster import wire_message
+from chat_server.stores import Saved, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
 from chat_server.tokens import hash_session_id, new_session_id, new_user_id
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, object], Awaitable[dict[str, Any]]]
+Handler = Callable[["Connection", object], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
 class Connection:
     """What the server knows about one open socket."""
 
+    sid: str
     user_id: str
     username: str
     session_hash: bytes  # to notice a revoked session (app.session_watch)
@@ -43,9 +52,8 @@ def refuse(message: str, reason: str) -> Exception:
     return error
 
 
-def wire_message(msg: Message) -> dict[str, Any]:
-    """A stored message as sent on the wire."""
-    return p.message_payload(msg.id, msg.ts, msg.content, msg.from_id, msg.to_id, msg.client_id)
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -58,42 +66,37 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.presence = presence
         self.connections: dict[str, Connection] = {}
         self.shutting_down = False  # no presence broadcasts while every socket closes
-        # flood control, one bucket per user for each kind of event (limits.py)
+        # flood control, one bucket per user for each kind of event (limits.py); the
+        # directory shares the history bucket (both read the store)
+        history = TokenBuckets(config.rate_burst, config.rate_per_second)
         self.limits = {
-            event: TokenBuckets(config.rate_burst, config.rate_per_second)
-            for event in (p.PRIVATE_MESSAGE, p.HISTORY)
+            p.PRIVATE_MESSAGE: TokenBuckets(config.rate_burst, config.rate_per_second),
+            p.HISTORY: history,
+            p.DIRECTORY: history,
         }
+        self.addresses = AddressLimits(config)
         self._events: dict[str, Handler] = {
             p.PRIVATE_MESSAGE: self.handle_private_message,
             p.HISTORY: self.handle_history,
+            p.DIRECTORY: self.handle_directory,
         }
 
     # python-socketio maps "private message" to on_private message, which cannot be a
-    # method name, so events are dispatched here, through one table, and every handler
-    # is guarded: a bad or unexpected payload never escapes as an exception.
+    # method name, so events are dispatched here, through one table.
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect") and p.FROM_CLIENT.get():
-            # a client emitting these names must not run the lifecycle handlers (it could
-            # mark itself offline while connected, or log in again on the same socket)
-            log.debug("refused a client event named %r from %s", event, args[0])
-            return p.error_ack(p.ERR_UNKNOWN_EVENT)
+        if p.FROM_CLIENT.get():
+            return await self.client_event(event, args[0], args[1] if len(args) > 1 else None)
         if event == "connect":
-            sid, _environ, auth = (*args, None)[:3]
-            try:
-                return await self.on_connect(sid, auth)
-            except socketio.exceptions.ConnectionRefusedError:
-                raise
-            except StoreUnavailable as exc:
-                log.warning("store unavailable during handshake: %s", exc)
-                raise refuse(p.ERR_UNAVAILABLE, p.ERR_UNAVAILABLE) from None
-            except Exception:
-                # python-socketio retries a connect handler that raises TypeError with
-                # fewer arguments; refuse cleanly instead of running it twice
-                log.exception("connect handler failed")
-                raise refuse(p.ERR_INTERNAL, p.ERR_INTERNAL) from None
+            sid, environ, auth = (*args, None)[:3]
+            return await self.guarded_connect(sid, environ, auth)
         if event == "disconnect":
             return await self.on_disconnect(args[0])
-        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        return None
+
+    async def client_event(self, event: str, sid: str, data: object) -> Any:
+        """An event a client sent: flood control, then its handler, every error mapped to
+        an ack. "connect" and "disconnect" sent by a client are not the server's own
+        lifecycle calls (it could mark itself offline, or log in again on its socket)."""
         handler = self._events.get(event)
         if handler is None:
             log.debug("unknown event %.64r from %s", event, sid)
@@ -101,19 +104,10 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conn = self.connections.get(sid)
         if conn is None:
             return p.error_ack(p.ERR_INTERNAL)
-        buckets = self.limits.get(event)
-        if buckets is not None and (wait := buckets.take(conn.user_id)):
-            if p.ACK_WANTED.get():
-                log.debug("rate limited %r from %s", event, sid)
-                return p.rate_limited_ack(wait)
-            # nobody to tell: hold this connection's events back instead (limits.py)
-            while wait:
-                await asyncio.sleep(wait)
-                if sid not in self.connections:  # gone while it waited
-                    return None
-                wait = buckets.take(conn.user_id)
+        if (refusal := await self.admit(event, conn)) is not None:
+            return refusal
         try:
-            return await handler(sid, data)
+            return await handler(conn, data)
         except p.ProtocolError as exc:
             log.debug("refused %r from %s: %s", event, sid, exc.reason)
             return p.error_ack(exc.reason)
@@ -124,7 +118,39 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             log.exception("handler for %r failed", event)
             return p.error_ack(p.ERR_INTERNAL)
 
+    async def admit(self, event: str, conn: Connection) -> dict[str, Any] | None:
+        """Flood control (limits.py): None when the event may run now. An event over the
+        rate with an ack is answered at once; one without waits for its token, holding
+        back only its own connection."""
+        buckets = self.limits[event]
+        wait = buckets.take(conn.user_id)
+        if not wait:
+            return None
+        if p.ACK_WANTED.get():
+            log.debug("rate limited %r from %s", event, conn.sid)
+            return p.rate_limited_ack(wait)
+        while wait:  # nobody to tell
+            await asyncio.sleep(wait)
+            if conn.sid not in self.connections:  # gone while it waited
+                return {}
+            wait = buckets.take(conn.user_id)
+        return None
+
     # -- connection -------------------------------------------------------------------
+
+    async def guarded_connect(self, sid: str, environ: Mapping[str, Any], auth: object) -> None:
+        try:
+            await self.on_connect(sid, environ, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except StoreUnavailable as exc:
+            log.warning("store unavailable during handshake: %s", exc)
+            raise refuse(p.ERR_UNAVAILABLE, p.ERR_UNAVAILABLE) from None
+        except Exception:
+            # python-socketio retries a connect handler that raises TypeError with
+            # fewer arguments; refuse cleanly instead of running it twice
+            log.exception("connect handler failed")
+            raise refuse(p.ERR_INTERNAL, p.ERR_INTERNAL) from None
 
     async def revoked_sids(self) -> list[str]:
         """The sockets whose session no longer exists in the store (revoked)."""
@@ -134,7 +160,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         live = await self.store.live_sessions(list({c.session_hash for c in conns.values()}))
         return [sid for sid, c in conns.items() if c.session_hash not in live]
 
-    async def _authenticate(self, auth: object) -> tuple[str, bytes, User]:
+    async def _authenticate(self, auth: object, address: str) -> tuple[str, bytes, User]:
         """Find or create the session the handshake asks for; refuse like the tutorial.
         Returns the sessionID, its hash and the user."""
         req = p.parse_auth(auth)
@@ -147,14 +173,21 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             username = p.validate_username(req.username)
         except p.ProtocolError as exc:
             raise refuse(p.INVALID_USERNAME, exc.reason) from None
+        if self.addresses.new_users.take(address):
+            log.info("%s creates users too fast: refused", address)
+            raise refuse(p.ERR_RATE_LIMITED, p.ERR_RATE_LIMITED)
         session_id = new_session_id()
         session_hash = hash_session_id(session_id)
+        # shielded: a handshake dropped half-way must not leave a user half-created
+        user = await asyncio.shield(self._create_user(username, session_hash))
+        return session_id, session_hash, user
+
+    async def _create_user(self, username: str, session_hash: bytes) -> User:
         for _ in range(5):  # a userID collision is astronomically rare; draw again
             try:
-                user = await self.store.create_user(
+                return await self.store.create_user(
                     new_user_id(), username, session_hash, unique=self.config.unique_usernames
                 )
-                return session_id, session_hash, user
             except UsernameTaken:
                 raise refuse(p.INVALID_USERNAME, p.REASON_USERNAME_TAKEN) from None
             except UserIdTaken:
@@ -162,33 +195,27 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         raise RuntimeError("could not draw a free userID")
 
     async def roster(self, user: User) -> list[dict[str, Any]]:
-        """The ``users`` payload for ``user``: everyone, with the latest messages of each
-        conversation and whether older ones exist."""
-        users = await self.store.list_users()
-        online = await self.presence.online()
-        limit = self.config.history_limit
-        pages = await self.store.latest_by_peer(user.user_id, limit) if limit else {}
-        out = []
-        for u in users:
-            page = pages.get(u.user_id)
-            out.append(
-                p.user_payload(
-                    u.user_id,
-                    u.username,
-                    u.user_id in online,
-                    [wire_message(m) for m in page.messages] if page else [],
-                    page.has_more if page else False,
-                )
-            )
-        return out
+        """The ``users`` payload for ``user`` (roster.py: bounded in entries and bytes)."""
+        return await roster.build(
+            self.store,
+            user,
+            await self.presence.online(),
+            limit=self.config.roster_limit,
+            per_conversation=self.config.history_limit,
+            budget=self.config.roster_history_bytes,
+        )
 
-    async def on_connect(self, sid: str, auth: object) -> None:
-        session_id, session_hash, user = await self._authenticate(auth)
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: object) -> None:
+        address = self.addresses.address(environ or {})
+        if self.addresses.handshakes.take(address):
+            log.info("%s connects too fast: refused", address)
+            raise refuse(p.ERR_RATE_LIMITED, p.ERR_RATE_LIMITED)
+        session_id, session_hash, user = await self._authenticate(auth, address)
         cap = self.config.max_connections_per_user
         if cap and await self.presence.count(user.user_id) >= cap:
             raise refuse(p.ERR_TOO_MANY_CONNECTIONS, p.ERR_TOO_MANY_CONNECTIONS)
         await self.presence.add(user.user_id, sid)
-        self.connections[sid] = Connection(user.user_id, user.username, session_hash)
+        self.connections[sid] = Connection(sid, user.user_id, user.username, session_hash)
         try:
             await self.enter_room(sid, user.user_id)
             # session must precede users: clients derive "self" from the userID
@@ -220,34 +247,67 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # presence reconciles itself when Redis is back, and reports the user then
             log.warning("presence unavailable on disconnect: %s", exc)
             return
-        # a single process shutting down has nobody left to tell
-        if last and not (self.shutting_down and not self.presence.shared):
-            log.debug("user %s went offline", conn.user_id)
-            await self.emit(p.USER_DISCONNECTED, conn.user_id, skip_sid=sid)
+        if not last:
+            return
+        log.debug("user %s went offline", conn.user_id)
+        await self.went_offline(conn.user_id, announce=not self.shutting_down)
+
+    async def went_offline(self, user_id: str, announce: bool = True) -> None:
+        """A user's last socket closed (here, or on a process that died): remember when,
+        and tell everyone else (a single process shutting down has nobody left to tell)."""
+        try:
+            await self.store.set_last_seen(user_id, now_ms())
+        except StoreUnavailable as exc:
+            log.warning("could not record when %s was last seen: %s", user_id, exc)
+        if announce or self.presence.shared:
+            await self.emit(p.USER_DISCONNECTED, user_id)
 
     async def announce_offline(self, user_id: str) -> None:
         """A user whose last socket was on a process that died is now offline."""
-        await self.emit(p.USER_DISCONNECTED, user_id)
+        await self.went_offline(user_id)
+
+    async def forget_users(self, user_ids: list[str], sio: socketio.AsyncServer) -> None:
+        """Users deleted from the store (``chat-server users delete``, pruning), here or
+        by another process: close their sockets on this process and tell the clients
+        here (each process tells its own, so the event is not sent through the bus)."""
+        gone = set(user_ids)
+        for sid, conn in list(self.connections.items()):
+            if conn.user_id in gone:
+                await sio.disconnect(sid)
+        for user_id in user_ids:
+            await self.emit(p.USER_DELETED, user_id, ignore_queue=True)
 
     # -- events -----------------------------------------------------------------------
 
-    async def handle_private_message(self, sid: str, data: object) -> dict[str, Any]:
-        conn = self.connections[sid]
+    async def handle_private_message(self, conn: Connection, data: object) -> dict[str, Any]:
         req = p.parse_send(data, self.config.max_message_length)
         if await self.store.get_user(req.to) is None:
             raise p.ProtocolError(p.ERR_UNKNOWN_RECIPIENT)
+        # shielded: stored means delivered, even if this request is cancelled meanwhile
+        saved = await asyncio.shield(self._store_and_deliver(conn, req))
+        return {"message": wire_message(saved.message)}
+
+    async def _store_and_deliver(self, conn: Connection, req: p.SendRequest) -> Saved:
         saved = await self.store.save_message(conn.user_id, req.to, req.content, req.client_id)
-        payload = wire_message(saved.message)
         if saved.created:
             # the recipient's sockets and the sender's other sockets, one copy each
             rooms = [req.to] if req.to == conn.user_id else [req.to, conn.user_id]
-            await self.emit(p.PRIVATE_MESSAGE, payload, room=rooms, skip_sid=sid)
-        return {"message": payload}
+            payload = wire_message(saved.message)
+            await self.emit(p.PRIVATE_MESSAGE, payload, room=rooms, skip_sid=conn.sid)
+        return saved
 
-    async def handle_history(self, sid: str, data: object) -> dict[str, Any]:
-        conn = self.connections[sid]
+    async def handle_history(self, conn: Connection, data: object) -> dict[str, Any]:
         req = p.parse_history(data)
         if await self.store.get_user(req.peer) is None:
             raise p.ProtocolError(p.ERR_UNKNOWN_USER)
         page = await self.store.history(conn.user_id, req.peer, req.before, req.limit)
         return {"messages": [wire_message(m) for m in page.messages], "hasMore": page.has_more}
+
+    async def handle_directory(self, conn: Connection, data: object) -> dict[str, Any]:
+        req = p.parse_directory(data)
+        users, more = await self.store.search_users(req.prefix, req.after, req.limit)
+        online = await self.presence.online()
+        return {
+            "users": [p.directory_entry(u.user_id, u.username, u.user_id in online) for u in users],
+            "hasMore": more,
+        }

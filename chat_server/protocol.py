@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 
+import decancer_py
+
 # Events (the tutorial's)
 SESSION: Final = "session"
 USERS: Final = "users"
@@ -21,6 +23,8 @@ USER_DISCONNECTED: Final = "user disconnected"
 PRIVATE_MESSAGE: Final = "private message"
 # Events (our extensions)
 HISTORY: Final = "history"
+DIRECTORY: Final = "directory"
+USER_DELETED: Final = "user deleted"
 
 # The one connect-error message the tutorial's clients understand.
 INVALID_USERNAME: Final = "invalid username"
@@ -35,6 +39,8 @@ ERR_UNKNOWN_RECIPIENT: Final = "unknown recipient"
 ERR_INVALID_CLIENT_ID: Final = "invalid clientId"
 ERR_INVALID_BEFORE: Final = "invalid before"
 ERR_INVALID_LIMIT: Final = "invalid limit"
+ERR_INVALID_PREFIX: Final = "invalid prefix"
+ERR_INVALID_AFTER: Final = "invalid after"
 ERR_UNKNOWN_USER: Final = "unknown user"
 ERR_UNKNOWN_EVENT: Final = "unknown event"
 ERR_UNAVAILABLE: Final = "unavailable"
@@ -45,20 +51,64 @@ REASON_USERNAME_REQUIRED: Final = "username required"
 REASON_USERNAME_NOT_STRING: Final = "username must be a string"
 REASON_USERNAME_TOO_LONG: Final = "username too long"
 REASON_USERNAME_CONTROL: Final = "username contains control characters"
+REASON_USERNAME_INVISIBLE: Final = "username contains invisible characters"
 REASON_USERNAME_TAKEN: Final = "username taken"
 
+USERNAME_MIN: Final = 1  # the tutorial's server takes any non-empty name
 USERNAME_MAX: Final = 32
 CLIENT_ID_MAX: Final = 64
 HISTORY_LIMIT_MAX: Final = 200
 HISTORY_LIMIT_DEFAULT: Final = 50
+DIRECTORY_LIMIT_MAX: Final = 100
+DIRECTORY_LIMIT_DEFAULT: Final = 50
 # Socket.IO IDs in this protocol are short opaque strings; anything longer is not an ID.
 ID_MAX: Final = 128
+# Message ids are SQLite integers; anything outside int64 cannot name one.
+INT64_MAX: Final = 2**63 - 1
 
-# Invisible characters that reorder or hide text: refused in usernames so one name cannot
-# impersonate another on screen. ZWJ (U+200D) stays allowed: emoji sequences use it.
-_BIDI_CONTROLS: Final = frozenset(
+# Characters that reorder text (bidirectional controls): refused in usernames, shown
+# visibly by chat-tui wherever they occur.
+BIDI_CONTROLS: Final = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing, so
+# "ali\u200bce" would look like "alice". Plus characters that are visible but blank.
+_DEFAULT_IGNORABLE: Final = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+_BLANK_LOOKING: Final = frozenset("\u2800")  # BRAILLE PATTERN BLANK
+
+
+def is_invisible(ch: str) -> bool:
+    """A character drawn as nothing (format, default-ignorable, blank-looking)."""
+    code = ord(ch)
+    if ch in _BLANK_LOOKING or unicodedata.category(ch) == "Cf":
+        return True
+    return any(lo <= code <= hi for lo, hi in _DEFAULT_IGNORABLE)
+
+
+def visible_text(text: str) -> str:
+    """``text`` without its invisible characters and white space: what a reader sees."""
+    if text.isascii():
+        return "".join(text.split())
+    return "".join(ch for ch in text if not ch.isspace() and not is_invisible(ch))
 
 
 class ProtocolError(ValueError):
@@ -95,6 +145,16 @@ class HistoryRequest:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryRequest:
+    """A validated C->S ``directory`` request: users whose name starts with ``prefix``
+    (compared as username_key), after the user ``after``, at most ``limit``."""
+
+    prefix: str
+    after: str | None
+    limit: int
+
+
 def parse_auth(auth: object) -> AuthRequest:
     """Read a handshake ``auth`` of any shape; never raises."""
     if not isinstance(auth, dict):
@@ -106,28 +166,51 @@ def parse_auth(auth: object) -> AuthRequest:
 
 
 def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
 def validate_username(raw: object) -> str:
-    """Return the trimmed username, or raise ProtocolError with the refusal reason."""
+    """Return the trimmed username, or raise ProtocolError with the refusal reason.
+
+    Refused: control, line-separator, surrogate, private-use and unassigned characters,
+    and anything invisible (format and default-ignorable characters, blank-looking ones),
+    so that no name can hide characters or pass for another on screen."""
     if raw is None:
         raise ProtocolError(REASON_USERNAME_REQUIRED)
     if not isinstance(raw, str):
         raise ProtocolError(REASON_USERNAME_NOT_STRING)
     name = raw.strip()
-    if not name:
+    if len(name) < USERNAME_MIN:
         raise ProtocolError(REASON_USERNAME_REQUIRED)
     if len(name) > USERNAME_MAX:
         raise ProtocolError(REASON_USERNAME_TOO_LONG)
+    if name.isascii() and name.isprintable():
+        return name
     if any(_is_control(ch) for ch in name):
         raise ProtocolError(REASON_USERNAME_CONTROL)
+    if any(is_invisible(ch) for ch in name):
+        raise ProtocolError(REASON_USERNAME_INVISIBLE)
     return name
 
 
 def username_key(name: str) -> str:
-    """The form under which two usernames count as the same (``--unique-usernames``)."""
-    return name.casefold()
+    """The form under which two usernames count as the same: NFKC, case-folded, white
+    space collapsed, then reduced to its look-alike skeleton (decancer, which maps
+    confusable characters such as Cyrillic "\\u0430" or fullwidth "\\uff41" to the letter
+    they resemble, in the spirit of Unicode TS #39). Used by --unique-usernames and by
+    chat-tui to mark names that look the same."""
+    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    if folded.isascii():
+        return folded
+    skeleton = str(decancer_py.parse(folded))
+    return skeleton or folded
+
+
+def is_int64(value: object) -> bool:
+    """An integer that fits the store's ids (JSON true/false are not integers)."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and -INT64_MAX <= value <= INT64_MAX
+    )
 
 
 def _is_id(value: object) -> bool:
@@ -141,7 +224,7 @@ def parse_send(data: object, max_length: int) -> SendRequest:
     content = data.get("content")
     if not isinstance(content, str):
         raise ProtocolError(ERR_INVALID_CONTENT)
-    if not content.strip():
+    if not visible_text(content):  # white space and invisible characters only
         raise ProtocolError(ERR_EMPTY_CONTENT)
     if len(content) > max_length:
         raise ProtocolError(ERR_CONTENT_TOO_LONG)
@@ -166,13 +249,42 @@ def parse_history(data: object) -> HistoryRequest:
         raise ProtocolError(ERR_UNKNOWN_USER)
     before = data.get("before")
     # bool is an int in Python; on the wire true/false are not message ids
-    if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+    if before is not None and not is_int64(before):
         raise ProtocolError(ERR_INVALID_BEFORE)
-    limit = data.get("limit", HISTORY_LIMIT_DEFAULT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= HISTORY_LIMIT_MAX:
-        raise ProtocolError(ERR_INVALID_LIMIT)
+    limit = _limit(data, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
     assert isinstance(peer, str)
     return HistoryRequest(peer=peer, before=before, limit=limit)
+
+
+def _limit(data: dict[str, Any], default: int, most: int) -> int:
+    limit = data.get("limit", default)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
+        raise ProtocolError(ERR_INVALID_LIMIT)
+    return limit
+
+
+def parse_directory(data: object) -> DirectoryRequest:
+    """Validate a C->S ``directory`` payload ``{prefix?, after?, limit?}``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    prefix = data.get("prefix", "")
+    if not isinstance(prefix, str) or len(prefix) > USERNAME_MAX:
+        raise ProtocolError(ERR_INVALID_PREFIX)
+    after = data.get("after")
+    if after is not None and not _is_id(after):
+        raise ProtocolError(ERR_INVALID_AFTER)
+    limit = _limit(data, DIRECTORY_LIMIT_DEFAULT, DIRECTORY_LIMIT_MAX)
+    key = username_key(prefix) if prefix.strip() else ""
+    return DirectoryRequest(
+        prefix=key, after=after if isinstance(after, str) else None, limit=limit
+    )
+
+
+def directory_entry(user_id: str, username: str, connected: bool) -> dict[str, Any]:
+    """One ``directory`` result."""
+    return {"userID": user_id, "username": username, "connected": connected}
 
 
 def message_payload(

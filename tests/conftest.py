@@ -21,7 +21,7 @@ import pytest
 import socketio
 from aiohttp import web
 
-from chat_server.app import STORE_KEY, create_app
+from chat_server.app import STORE_KEY, create_app, start_runner
 from chat_server.config import Config
 from chat_server.stores import Store
 
@@ -36,7 +36,7 @@ class Server:
         self.config = config
         self.app = create_app(config, store=store)
         self.store: Store = self.app[STORE_KEY]
-        self.runner = web.AppRunner(self.app)
+        self.runner: web.AppRunner | None = None
         self.port = 0
 
     @property
@@ -44,14 +44,15 @@ class Server:
         return f"{self.config.scheme}://127.0.0.1:{self.port}"
 
     async def start(self, port: int = 0) -> Server:
-        await self.runner.setup()
+        self.runner = await start_runner(self.app)  # as the chat-server command does
         ssl_context = self.config.ssl_context()
         await web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=ssl_context).start()
         self.port = self.runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
 
 
 async def wait_until(predicate: Callable[[], bool], what: str, within: float = WAIT) -> None:
@@ -238,8 +239,18 @@ class Harness:
         return f"sqlite://{self.tmp_path / 'chat.db'}"
 
     async def server(self, store: Store | None = None, port: int = 0, **settings: Any) -> Server:
-        # flood control is off unless a test turns it on: tests send faster than people
-        config = Config(**{"store": self.store_url(), "port": 0, "rate_per_second": 0, **settings})
+        # flood control and the per-address limits are off unless a test turns them on:
+        # tests send faster, and from one address, than people do
+        config = Config(
+            **{
+                "store": self.store_url(),
+                "port": 0,
+                "rate_per_second": 0,
+                "max_handshakes_per_ip": 0,
+                "max_new_users_per_ip": 0,
+                **settings,
+            }
+        )
         srv = await Server(config, store=store).start(port)
         self.servers.append(srv)
         return srv
@@ -340,8 +351,16 @@ class Proc:
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            # flood control off unless a test passes --rate-per-second (a flag wins)
-            env={**os.environ, "CHAT_SERVER_RATE_PER_SECOND": "0", **(env or {})},
+            # flood control and per-address limits off unless a test passes a flag (a
+            # flag wins): tests connect many users from one address
+            env={
+                **os.environ,
+                "CHAT_SERVER_RATE_PER_SECOND": "0",
+                "CHAT_SERVER_MAX_HANDSHAKES_PER_IP": "0",
+                "CHAT_SERVER_MAX_NEW_USERS_PER_IP": "0",
+                "CHAT_SERVER_MAX_CONNECTIONS_PER_IP": "0",
+                **(env or {}),
+            },
             start_new_session=True,  # its own process group: kill() takes workers too
         )
         self = cls(proc)

@@ -7,8 +7,11 @@ and a late "offline" write can never overwrite a newer "online".
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
+
+from chat_server.protocol import username_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,16 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as ``chat-server users list`` shows them."""
+
+    user: User
+    created_ms: int | None
+    last_seen_ms: int | None  # the end of their last connection (None: never, or unknown)
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
 class Saved:
     """Result of save_message: the stored message and whether this call created it."""
 
@@ -73,23 +86,62 @@ class UserIdTaken(StoreError):
 
 class UserCache:
     """The users a process knows, in creation order, kept in memory by every back end:
-    a roster is built on every connection and must not cost a query per user."""
+    a roster is built on every connection and must not cost a query per user. Also the
+    directory: users sorted by the key of their name (protocol.username_key)."""
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._user_list: list[User] = []
+        self._listed: set[str] = set()  # the userIDs in _user_list
+        self._by_name: list[tuple[str, str]] | None = None  # (name key, userID), sorted
 
     def _add_user(self, user: User) -> User:
-        """Append a user (creation order); returns the cached instance."""
+        """Append a user (creation order) unless listed already; returns the cached
+        instance."""
         known = self._users.setdefault(user.user_id, user)
-        self._user_list.append(known)
+        if known.user_id not in self._listed:
+            self._listed.add(known.user_id)
+            self._user_list.append(known)
+            if self._by_name is not None:
+                bisect.insort(self._by_name, (username_key(known.username), known.user_id))
         return known
+
+    def _drop_user(self, user_id: str) -> None:
+        """Forget a deleted user."""
+        user = self._users.pop(user_id, None)
+        if user_id in self._listed:
+            self._listed.discard(user_id)
+            self._user_list[:] = [u for u in self._user_list if u.user_id != user_id]
+        if user is not None:
+            self._by_name = None
 
     async def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 
     async def list_users(self) -> list[User]:
         return self._user_list
+
+    async def search_users(
+        self, prefix: str, after: str | None, limit: int
+    ) -> tuple[list[User], bool]:
+        """Users whose name key starts with ``prefix`` (a username_key), in key order,
+        after the user ``after`` (a userID: the last one of the previous page); and
+        whether more follow. A binary search, never a scan."""
+        if self._by_name is None:
+            self._by_name = sorted((username_key(u.username), u.user_id) for u in self._user_list)
+        index = self._by_name
+        start = bisect.bisect_left(index, (prefix, ""))
+        if after is not None and (user := self._users.get(after)) is not None:
+            start = max(start, bisect.bisect_right(index, (username_key(user.username), after)))
+        found: list[User] = []
+        for key, user_id in index[start:]:
+            if not key.startswith(prefix):
+                return found, False
+            if len(found) == limit:
+                return found, True
+            if (user := self._users.get(user_id)) is not None:
+                found.append(user)
+        return found, False
 
 
 K = TypeVar("K", str, int)
@@ -144,10 +196,19 @@ class Store(Protocol):
         StoreUnavailable when nothing could be stored.
         """
 
-    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
-        """For every peer ``user_id`` has exchanged messages with, the latest ``limit``
-        messages of that conversation (oldest first). A self-conversation is keyed by
-        ``user_id``. Peers without messages are absent."""
+    async def search_users(
+        self, prefix: str, after: str | None, limit: int
+    ) -> tuple[list[User], bool]:
+        """Users whose name key starts with ``prefix``, in key order, after the userID
+        ``after``, at most ``limit``; and whether more follow (the directory)."""
+
+    async def conversations(self, user_id: str) -> list[tuple[str, int]]:
+        """Every peer ``user_id`` has messages with (yourself for notes to self), with
+        the id of the latest message, newest conversation first."""
+
+    async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
+        """For each of these peers, the latest ``limit`` messages of the conversation
+        with ``user_id`` (oldest first). Peers without messages are absent."""
 
     async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
         """Up to ``limit`` messages between ``user_id`` and ``peer_id`` with id < ``before``
@@ -170,3 +231,22 @@ class Store(Protocol):
 
     async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
         """Which of these session hashes still exist (a server checks its connections)."""
+
+    async def set_last_seen(self, user_id: str, when_ms: int) -> None:
+        """Record the end of a user's last connection (stored; survives restarts)."""
+
+    async def user_infos(self) -> list[UserInfo]:
+        """Every user with when they were created and last seen (``users list``)."""
+
+    async def delete_user(self, user_id: str) -> int:
+        """Erase a user: their sessions, every message of their conversations (both
+        directions) and the user. Returns how many messages were erased. Servers sharing
+        the store learn of it through removed_since."""
+
+    async def removed_since(self, cursor: int) -> tuple[list[str], int]:
+        """The userIDs deleted after ``cursor`` (0: from the start), and the new cursor.
+        A server polls it to drop deleted users from its cache and its clients' rosters."""
+
+    async def idle_users(self, cutoff_ms: int) -> list[str]:
+        """Users with no message at all whose last connection ended (or who were created,
+        when never seen) before ``cutoff_ms``: candidates for pruning."""

@@ -14,6 +14,7 @@ from chat_server.stores.base import (
     User,
     UserCache,
     UserIdTaken,
+    UserInfo,
     UsernameTaken,
     conversation_key,
 )
@@ -38,6 +39,9 @@ class MemoryStore(UserCache):
         self._by_client_id: dict[tuple[str, str], Message] = {}
         self._next_id = 1
         self._messages = 0
+        self._created: dict[str, int] = {}
+        self._last_seen: dict[str, int] = {}
+        self._removed: list[str] = []
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -55,8 +59,10 @@ class MemoryStore(UserCache):
             raise UserIdTaken(user_id)
         user = self._add_user(User(user_id=user_id, username=username))
         self._name_keys.add(key)
+        now = time.time_ns() // 1_000_000
         self._sessions[session_hash] = user_id
-        self._session_created[session_hash] = time.time_ns() // 1_000_000
+        self._session_created[session_hash] = now
+        self._created[user_id] = now
         return user
 
     async def user_for_session(self, session_hash: bytes) -> User | None:
@@ -89,10 +95,18 @@ class MemoryStore(UserCache):
             self._by_client_id[(from_id, client_id)] = msg
         return Saved(msg, created=True)
 
-    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
-        out: dict[str, Page] = {}
+    async def conversations(self, user_id: str) -> list[tuple[str, int]]:
+        found = []
         for peer in self._peers.get(user_id, {}):
-            msgs = self._convs[conversation_key(user_id, peer)]
+            msgs = self._convs.get(conversation_key(user_id, peer))
+            if msgs:
+                found.append((peer, msgs[-1].id))
+        return sorted(found, key=lambda c: -c[1])
+
+    async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
+        out: dict[str, Page] = {}
+        for peer in peer_ids:
+            msgs = self._convs.get(conversation_key(user_id, peer))
             if msgs:
                 out[peer] = Page(msgs[-limit:], has_more=len(msgs) > limit)
         return out
@@ -124,6 +138,57 @@ class MemoryStore(UserCache):
 
     async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
         return {h for h in session_hashes if h in self._sessions}
+
+    async def set_last_seen(self, user_id: str, when_ms: int) -> None:
+        if user_id in self._users:
+            self._last_seen[user_id] = when_ms
+
+    async def user_infos(self) -> list[UserInfo]:
+        sessions: dict[str, int] = {}
+        for owner in self._sessions.values():
+            sessions[owner] = sessions.get(owner, 0) + 1
+        return [
+            UserInfo(
+                u,
+                self._created.get(u.user_id),
+                self._last_seen.get(u.user_id),
+                sessions.get(u.user_id, 0),
+            )
+            for u in self._user_list
+        ]
+
+    async def delete_user(self, user_id: str) -> int:
+        user = self._users.get(user_id)
+        if user is None:
+            return 0
+        await self.revoke_sessions(user_id)
+        erased = 0
+        for peer in self._peers.pop(user_id, {}):
+            self._peers.get(peer, {}).pop(user_id, None)
+            key = conversation_key(user_id, peer)
+            erased += len(self._convs.pop(key, []))
+            self._conv_ids.pop(key, None)
+        self._by_client_id = {
+            k: m for k, m in self._by_client_id.items() if user_id not in (m.from_id, m.to_id)
+        }
+        self._messages -= erased
+        self._drop_user(user_id)
+        self._name_keys = {username_key(u.username) for u in self._user_list}
+        self._created.pop(user_id, None)
+        self._last_seen.pop(user_id, None)
+        self._removed.append(user_id)
+        return erased
+
+    async def removed_since(self, cursor: int) -> tuple[list[str], int]:
+        return self._removed[cursor:], len(self._removed)
+
+    async def idle_users(self, cutoff_ms: int) -> list[str]:
+        return [
+            u.user_id
+            for u in self._user_list
+            if not self._peers.get(u.user_id)
+            and self._last_seen.get(u.user_id, self._created.get(u.user_id, 0)) < cutoff_ms
+        ]
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         if not self.retention_days:

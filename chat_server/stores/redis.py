@@ -15,6 +15,10 @@ Key layout (prefix ``chat:``; docs/scaling.md has the full table):
     chat:convs                 SET    every conversation key (for retention)
     chat:cid:<from>:<clientId> STRING "<message id> <conversation key>" (idempotency)
     chat:idmarks               HASH   minute (epoch) -> first message id stored in it
+    chat:removed               LIST   userIDs deleted (``users delete``, pruning), in order
+
+A user's hash also holds ``seen`` (ms: the end of their last connection). chat:users is
+append-only; a deleted user's entry stays in it, without its hash.
 
 Every write is one Lua script, so it is atomic across processes. Paging is XREVRANGE on
 the conversation's stream from an exclusive id: a seek, never a scan.
@@ -35,6 +39,7 @@ from chat_server.stores.base import (
     User,
     UserCache,
     UserIdTaken,
+    UserInfo,
     UsernameTaken,
     conversation_key,
 )
@@ -113,6 +118,10 @@ def text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(text(value))
+
+
 def _conv_key(a: str, b: str) -> str:
     x, y = conversation_key(a, b)
     return f"{PREFIX}conv:{x}:{y}"
@@ -148,6 +157,7 @@ class RedisStore(UserCache):
         self._create_user: Any = None
         self._save_message: Any = None
         self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch)
+        self._synced = 0  # entries of chat:users read so far
 
     @property
     def _r(self) -> aioredis.Redis:
@@ -209,7 +219,7 @@ class RedisStore(UserCache):
     async def _sync_users(self) -> None:
         """Pick up users created by other processes (the cache only grows)."""
         try:
-            ids = await self._r.lrange(f"{PREFIX}users", len(self._user_list), -1)
+            ids = await self._r.lrange(f"{PREFIX}users", self._synced, -1)
             if not ids:
                 return
             pipe = self._r.pipeline(transaction=False)
@@ -219,7 +229,9 @@ class RedisStore(UserCache):
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         for raw, name in zip(ids, names, strict=True):
-            self._add_user(User(text(raw), text(name or b"")))
+            if name is not None:  # None: deleted since
+                self._add_user(User(text(raw), text(name)))
+        self._synced += len(ids)
 
     async def user_for_session(self, session_hash: bytes) -> User | None:
         try:
@@ -241,6 +253,12 @@ class RedisStore(UserCache):
     async def list_users(self) -> list[User]:
         await self._sync_users()
         return self._user_list
+
+    async def search_users(
+        self, prefix: str, after: str | None, limit: int
+    ) -> tuple[list[User], bool]:
+        await self._sync_users()
+        return await super().search_users(prefix, after, limit)
 
     # -- messages ---------------------------------------------------------------------
 
@@ -297,19 +315,34 @@ class RedisStore(UserCache):
         msgs.reverse()
         return Page(msgs, has_more)
 
-    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
+    async def conversations(self, user_id: str) -> list[tuple[str, int]]:
         try:
             peers = [text(p) for p in await self._r.smembers(f"{PREFIX}peers:{user_id}")]
             pipe = self._r.pipeline(transaction=False)
             for peer in peers:
+                pipe.xrevrange(_conv_key(user_id, peer), "+", "-", count=1)
+            results: list[Any] = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        found = [
+            (peer, int(text(entries[0][0]).split("-", 1)[0]))
+            for peer, entries in zip(peers, results, strict=True)
+            if entries  # none: trimmed away by retention
+        ]
+        return sorted(found, key=lambda c: -c[1])
+
+    async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
+        try:
+            pipe = self._r.pipeline(transaction=False)
+            for peer in peer_ids:
                 pipe.xrevrange(_conv_key(user_id, peer), "+", "-", count=limit + 1)
             results: list[Any] = await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         out: dict[str, Page] = {}
-        for peer, entries in zip(peers, results, strict=True):
+        for peer, entries in zip(peer_ids, results, strict=True):
             if not entries:
-                continue  # trimmed away by retention
+                continue
             msgs = [_entry_to_message(eid, f) for eid, f in entries[:limit]]
             msgs.reverse()
             out[peer] = Page(msgs, len(entries) > limit)
@@ -323,11 +356,14 @@ class RedisStore(UserCache):
 
     async def counts(self) -> dict[str, int]:
         try:
-            users = await self._r.llen(f"{PREFIX}users")
-            messages = await self._r.get(f"{PREFIX}msgcount")
+            pipe = self._r.pipeline(transaction=False)
+            pipe.llen(f"{PREFIX}users")
+            pipe.llen(f"{PREFIX}removed")
+            pipe.get(f"{PREFIX}msgcount")
+            users, removed, messages = await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return {"users": int(users), "messages": int(messages or 0)}
+        return {"users": int(users) - int(removed), "messages": int(messages or 0)}
 
     async def list_sessions(self) -> list[SessionInfo]:
         try:
@@ -362,6 +398,88 @@ class RedisStore(UserCache):
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         return {h for h, n in zip(session_hashes, found, strict=True) if n}
+
+    async def set_last_seen(self, user_id: str, when_ms: int) -> None:
+        try:
+            if await self._r.exists(f"{PREFIX}user:{user_id}"):
+                await self._r.hset(f"{PREFIX}user:{user_id}", "seen", when_ms)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def _user_fields(self, users: list[User]) -> list[tuple[Any, Any, int, int]]:
+        """(created, seen, sessions, peers) of each user, in one pipeline."""
+        pipe = self._r.pipeline(transaction=False)
+        for u in users:
+            pipe.hmget(f"{PREFIX}user:{u.user_id}", ["created", "seen"])
+            pipe.hlen(f"{PREFIX}user_sessions:{u.user_id}")
+            pipe.scard(f"{PREFIX}peers:{u.user_id}")
+        try:
+            replies = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        out = []
+        for i in range(len(users)):
+            (created, seen), sessions, peers = replies[3 * i : 3 * i + 3]
+            out.append((created, seen, int(sessions), int(peers)))
+        return out
+
+    async def user_infos(self) -> list[UserInfo]:
+        users = list(await self.list_users())
+        return [
+            UserInfo(u, _int_or_none(created), _int_or_none(seen), sessions)
+            for u, (created, seen, sessions, _) in zip(
+                users, await self._user_fields(users), strict=True
+            )
+        ]
+
+    async def delete_user(self, user_id: str) -> int:
+        user = await self.get_user(user_id)
+        if user is None:
+            return 0
+        r = self._r
+        try:
+            await self.revoke_sessions(user_id)
+            peers = [text(p) for p in await r.smembers(f"{PREFIX}peers:{user_id}")]
+            pipe = r.pipeline(transaction=True)
+            for peer in peers:
+                pipe.xlen(_conv_key(user_id, peer))
+                pipe.delete(_conv_key(user_id, peer))
+                pipe.srem(f"{PREFIX}peers:{peer}", user_id)
+                pipe.srem(f"{PREFIX}convs", _conv_key(user_id, peer))
+            pipe.delete(f"{PREFIX}peers:{user_id}")
+            pipe.delete(f"{PREFIX}user:{user_id}")
+            pipe.hincrby(f"{PREFIX}names", username_key(user.username), -1)
+            pipe.rpush(f"{PREFIX}removed", user_id)
+            replies = await pipe.execute()
+            erased = sum(int(replies[4 * i]) for i in range(len(peers)))
+            if erased:
+                await r.decrby(f"{PREFIX}msgcount", erased)
+            # the user's idempotency keys (an admin command: a scan of that prefix is fine)
+            async for key in r.scan_iter(match=f"{PREFIX}cid:{user_id}:*", count=1000):
+                await r.delete(key)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self._drop_user(user_id)
+        return erased
+
+    async def removed_since(self, cursor: int) -> tuple[list[str], int]:
+        try:
+            removed = [text(u) for u in await self._r.lrange(f"{PREFIX}removed", cursor, -1)]
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        for user_id in removed:
+            self._drop_user(user_id)
+        return removed, cursor + len(removed)
+
+    async def idle_users(self, cutoff_ms: int) -> list[str]:
+        users = list(await self.list_users())
+        return [
+            u.user_id
+            for u, (created, seen, _, peers) in zip(
+                users, await self._user_fields(users), strict=True
+            )
+            if not peers and (_int_or_none(seen) or _int_or_none(created) or 0) < cutoff_ms
+        ]
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         """Delete messages older than the retention period; returns how many."""

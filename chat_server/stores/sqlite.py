@@ -35,99 +35,16 @@ from chat_server.stores.base import (
     User,
     UserCache,
     UserIdTaken,
+    UserInfo,
     UsernameTaken,
     conversation_key,
 )
 from chat_server.stores.batching import Batcher
+from chat_server.stores.sqlite_schema import migrate
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a
-# released entry: append a new one.
-MIGRATIONS: Final[list[list[str]]] = [
-    [
-        """CREATE TABLE users (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            user_id TEXT NOT NULL UNIQUE,
-            username TEXT NOT NULL,
-            name_key TEXT NOT NULL,
-            created_ms INTEGER NOT NULL
-        )""",
-        "CREATE INDEX users_name_key ON users(name_key)",
-        """CREATE TABLE sessions (
-            token_hash BLOB PRIMARY KEY,
-            user_id TEXT NOT NULL REFERENCES users(user_id),
-            created_ms INTEGER NOT NULL
-        ) WITHOUT ROWID""",
-        "CREATE INDEX sessions_user ON sessions(user_id)",
-        # a <= b: the conversation key, so one index serves both directions
-        """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            a TEXT NOT NULL,
-            b TEXT NOT NULL,
-            from_id TEXT NOT NULL,
-            to_id TEXT NOT NULL,
-            content TEXT NOT NULL,
-            ts INTEGER NOT NULL,
-            client_id TEXT
-        )""",
-        "CREATE INDEX messages_conv ON messages(a, b, id)",
-        """CREATE UNIQUE INDEX messages_client ON messages(from_id, client_id)
-            WHERE client_id IS NOT NULL""",
-        # who has talked to whom, so a connect does not scan a user's messages
-        """CREATE TABLE peers (
-            user_id TEXT NOT NULL,
-            peer_id TEXT NOT NULL,
-            PRIMARY KEY (user_id, peer_id)
-        ) WITHOUT ROWID""",
-    ],
-    # v2: users are referred to by their integer users.seq, not their 36-character
-    # userID. The conversation index is then a few bytes per message instead of ~80, and
-    # a commit of a batch writes about half the pages (docs/performance.md).
-    [
-        """CREATE TABLE messages_v2 (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            a INTEGER NOT NULL,
-            b INTEGER NOT NULL,
-            from_seq INTEGER NOT NULL,
-            content TEXT NOT NULL,
-            ts INTEGER NOT NULL,
-            client_id TEXT
-        )""",
-        """INSERT INTO messages_v2 (id, a, b, from_seq, content, ts, client_id)
-            SELECT m.id, min(f.seq, t.seq), max(f.seq, t.seq), f.seq, m.content, m.ts,
-                   m.client_id
-            FROM messages m
-            JOIN users f ON f.user_id = m.from_id
-            JOIN users t ON t.user_id = m.to_id
-            ORDER BY m.id""",
-        # ids are never reused, even those of messages that retention deleted
-        """INSERT INTO sqlite_sequence (name, seq)
-            SELECT 'messages_v2', 0 WHERE NOT EXISTS
-                (SELECT 1 FROM sqlite_sequence WHERE name = 'messages_v2')""",
-        """UPDATE sqlite_sequence SET seq = max(seq, coalesce(
-                (SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))
-            WHERE name = 'messages_v2'""",
-        "DROP TABLE messages",
-        "ALTER TABLE messages_v2 RENAME TO messages",
-        "CREATE INDEX messages_conv ON messages(a, b, id)",
-        """CREATE UNIQUE INDEX messages_client ON messages(from_seq, client_id)
-            WHERE client_id IS NOT NULL""",
-        """CREATE TABLE peers_v2 (
-            user_seq INTEGER NOT NULL,
-            peer_seq INTEGER NOT NULL,
-            PRIMARY KEY (user_seq, peer_seq)
-        ) WITHOUT ROWID""",
-        """INSERT INTO peers_v2 (user_seq, peer_seq)
-            SELECT u.seq, p.seq FROM peers
-            JOIN users u ON u.user_id = peers.user_id
-            JOIN users p ON p.user_id = peers.peer_id""",
-        "DROP TABLE peers",
-        "ALTER TABLE peers_v2 RENAME TO peers",
-    ],
-]
-SCHEMA_VERSION: Final = len(MIGRATIONS)
 SYNCHRONOUS_MODES: Final = ("off", "normal", "full", "extra")
 MAX_BATCH: Final = 512
 PAGE_SIZE: Final = 1024
@@ -144,26 +61,6 @@ def _unavailable_on_error() -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(str(exc)) from exc
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
-    (found,) = conn.execute("PRAGMA user_version").fetchone()
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"database schema version {found} is newer than this chat-server ({SCHEMA_VERSION})"
-        )
-    for version in range(found, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in MIGRATIONS[version]:
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return int(found)
 
 
 class SqliteStore(UserCache):
@@ -252,6 +149,8 @@ class SqliteStore(UserCache):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # deleted rows (an erased user's messages) are overwritten, not left in free pages
+        conn.execute("PRAGMA secure_delete=ON")
         # another process (chat-server sessions revoke) holds the lock for a moment at
         # most; an inline writer must not stall the event loop long waiting for it
         conn.execute(f"PRAGMA busy_timeout={1000 if self.inline_writes else 5000}")
@@ -489,19 +388,33 @@ class SqliteStore(UserCache):
         has_more = len(rows) > limit
         return Page([self._to_message(r) for r in reversed(rows[:limit])], has_more=has_more)
 
-    def _latest_by_peer_sync(self, user_id: str, limit: int) -> dict[str, Page]:
+    def _conversations_sync(self, user_id: str) -> list[tuple[str, int]]:
         me = self._seq_of.get(user_id)
         if me is None:
-            return {}
-        peers = self._rdb.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
-        pages = {
-            self._user_of[peer]: self._page_sync(*conversation_key(me, peer), None, limit)
-            for (peer,) in peers.fetchall()
-        }
-        return {peer: page for peer, page in pages.items() if page.messages}
+            return []
+        rows = self._rdb.execute(
+            "SELECT p.peer_seq, (SELECT max(m.id) FROM messages m"
+            " WHERE m.a = min(p.user_seq, p.peer_seq) AND m.b = max(p.user_seq, p.peer_seq))"
+            " FROM peers p WHERE p.user_seq = ?",
+            (me,),
+        ).fetchall()
+        user_of = self._user_of
+        found = [(user_of[peer], last) for peer, last in rows if last is not None]
+        return sorted(found, key=lambda c: -c[1])
 
-    async def latest_by_peer(self, user_id: str, limit: int) -> dict[str, Page]:
-        return await self._run(self._latest_by_peer_sync, user_id, limit)
+    async def conversations(self, user_id: str) -> list[tuple[str, int]]:
+        return await self._run(self._conversations_sync, user_id)
+
+    def _latest_pages_sync(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
+        pages = {}
+        for peer in peer_ids:
+            key = self._conversation(user_id, peer)
+            if key is not None and (page := self._page_sync(*key, None, limit)).messages:
+                pages[peer] = page
+        return pages
+
+    async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
+        return await self._run(self._latest_pages_sync, user_id, peer_ids, limit)
 
     async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
         key = self._conversation(user_id, peer_id)
@@ -576,6 +489,84 @@ class SqliteStore(UserCache):
 
     async def live_sessions(self, session_hashes: list[bytes]) -> set[bytes]:
         return await self._run(self._live_sync, session_hashes)
+
+    async def set_last_seen(self, user_id: str, when_ms: int) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE users SET last_seen_ms = ? WHERE user_id = ?", (when_ms, user_id))
+
+        await self._write(self._transaction, work)
+
+    def _user_infos_sync(self) -> list[tuple[str, str, int, int | None, int]]:
+        return self._rdb.execute(
+            "SELECT u.user_id, u.username, u.created_ms, u.last_seen_ms,"
+            " (SELECT count(*) FROM sessions s WHERE s.user_id = u.user_id)"
+            " FROM users u ORDER BY u.seq"
+        ).fetchall()
+
+    async def user_infos(self) -> list[UserInfo]:
+        rows = await self._run(self._user_infos_sync)
+        return [
+            UserInfo(self._users.get(uid) or User(uid, name), created, seen, sessions)
+            for uid, name, created, seen, sessions in rows
+        ]
+
+    def _delete_user_sync(self, user_id: str) -> int:
+        me = self._seq_of.get(user_id)
+        if me is None:
+            return 0
+        now = time.time_ns() // 1_000_000
+
+        def work(db: sqlite3.Connection) -> int:
+            erased = 0
+            peers = [
+                p for (p,) in db.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
+            ]
+            for peer in peers:
+                a, b = conversation_key(me, peer)
+                erased += db.execute("DELETE FROM messages WHERE a = ? AND b = ?", (a, b)).rowcount
+            db.execute("DELETE FROM peers WHERE user_seq = ? OR peer_seq = ?", (me, me))
+            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            db.execute("DELETE FROM users WHERE seq = ?", (me,))
+            db.execute("INSERT INTO removals (user_id, at_ms) VALUES (?, ?)", (user_id, now))
+            return erased
+
+        erased = self._transaction(work)
+        self._messages -= erased
+        self._known_peers = {k for k in self._known_peers if me not in k}
+        self._forget(user_id)
+        return erased
+
+    def _forget(self, user_id: str) -> None:
+        # _user_of keeps the seq (never reused): a read begun before the delete may
+        # still hold rows of this user
+        self._seq_of.pop(user_id, None)
+        self._drop_user(user_id)
+
+    async def delete_user(self, user_id: str) -> int:
+        return await self._write(self._delete_user_sync, user_id)
+
+    def _removed_since_sync(self, cursor: int) -> tuple[list[str], int]:
+        rows = self._rdb.execute(
+            "SELECT id, user_id FROM removals WHERE id > ? ORDER BY id", (cursor,)
+        ).fetchall()
+        return [uid for _, uid in rows], (rows[-1][0] if rows else cursor)
+
+    async def removed_since(self, cursor: int) -> tuple[list[str], int]:
+        removed, cursor = await self._run(self._removed_since_sync, cursor)
+        for user_id in removed:  # deleted by another process (chat-server users delete)
+            self._forget(user_id)
+        return removed, cursor
+
+    def _idle_sync(self, cutoff_ms: int) -> list[str]:
+        rows = self._rdb.execute(
+            "SELECT user_id FROM users u WHERE coalesce(last_seen_ms, created_ms) < ?"
+            " AND NOT EXISTS (SELECT 1 FROM peers p WHERE p.user_seq = u.seq)",
+            (cutoff_ms,),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    async def idle_users(self, cutoff_ms: int) -> list[str]:
+        return await self._run(self._idle_sync, cutoff_ms)
 
     async def apply_retention(self, now_ms: int | None = None) -> int:
         if not self.retention_days:

@@ -23,7 +23,7 @@ async def pids_behind(url: str, want: int, tries: int = 300) -> set[int]:
 
 
 async def test_workers_share_a_port_restart_and_stop(own_redis: RedisServer) -> None:  # noqa: F811
-    proc = await Proc.start("--store", own_redis.url, "--workers", "2")
+    proc = await Proc.start("--store", own_redis.url, "--workers", "2", "--health-details")
     try:
         first = await pids_behind(proc.url, 2)
         assert len(first) == 2

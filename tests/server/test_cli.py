@@ -33,7 +33,7 @@ async def test_runs_prints_url_and_store_serves_health_and_stops_cleanly(
     tmp_path: Path, procs: list[Proc], sig: int
 ) -> None:
     db = tmp_path / "data" / "chat.db"
-    proc = await Proc.start("--store", f"sqlite://{db}")
+    proc = await Proc.start("--store", f"sqlite://{db}", "--health-details")
     procs.append(proc)
     assert f"store: sqlite://{db}" in "".join(proc.stdout)
     alice = Peer(proc.url, "alice")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from chat_server.stores import make_store
-from chat_server.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate
+from chat_server.stores import UsernameTaken
+from chat_server.stores.sqlite import SqliteStore
+from chat_server.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.conftest import Harness
 
 
@@ -79,7 +81,9 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
             (1, "uid-alice", "uid-bob", "hi bob", 100, "c1"),
             (2, "uid-bob", "uid-alice", "hi alice", 101, None),
         ]
-        latest = await store.latest_by_peer("uid-alice", 10)
+        convs = await store.conversations("uid-alice")
+        assert convs == [("uid-carol", 3), ("uid-bob", 2)]
+        latest = await store.latest_pages("uid-alice", [peer for peer, _ in convs], 10)
         assert sorted(latest) == ["uid-bob", "uid-carol"]
         assert [m.content for m in latest["uid-carol"].messages] == ["hey"]
         again = await store.save_message("uid-alice", "uid-bob", "hi bob", "c1")
@@ -87,6 +91,9 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
         new = await store.save_message("uid-bob", "uid-carol", "new", None)
         assert new.created and new.message.id == 11
         assert (await store.counts())["messages"] == 4
+        # v3 keys names by look-alike skeleton: a v1 name key is recomputed
+        with pytest.raises(UsernameTaken):
+            await store.create_user("uid-x", "\u0430lice", b"x" * 32, unique=True)
     finally:
         await store.close()
     with sqlite3.connect(path) as check:

@@ -49,6 +49,10 @@ async def test_unique_names_and_taken_ids(store: Store) -> None:
         await store.create_user("a2", "aLiCe", hash_session_id("sb"), unique=True)
     with pytest.raises(UserIdTaken):
         await store.create_user("a1", "other", hash_session_id("sc"))
+    # look-alikes count as the same name: fullwidth, Cyrillic a, another case
+    for n, lookalike in enumerate(["\uff41\uff4c\uff49\uff43\uff45", "\u0430lice"]):
+        with pytest.raises(UsernameTaken):
+            await store.create_user(f"x{n}", lookalike, hash_session_id(f"x{n}"), unique=True)
     # not unique: same name is fine
     await store.create_user("a3", "ALICE", hash_session_id("sd"))
     assert [u.user_id for u in await store.list_users()] == ["a1", "a3"]
@@ -79,20 +83,24 @@ async def test_client_id_idempotency_even_within_one_batch(chat: Store) -> None:
     assert (await store.counts())["messages"] == 2
 
 
-async def test_latest_by_peer_and_self_conversations(chat: Store) -> None:
+async def test_conversations_newest_first_and_their_latest_pages(chat: Store) -> None:
     store = chat
     for i in range(5):
         await store.save_message("a", "b", f"ab{i}")
     await store.save_message("c", "a", "ca")
-    await store.save_message("a", "a", "self")
+    last = await store.save_message("a", "a", "self")
     await store.save_message("b", "c", "bc")
-    latest = await store.latest_by_peer("a", 3)
+    convs = await store.conversations("a")
+    assert [peer for peer, _ in convs] == ["a", "c", "b"]  # the newest conversation first
+    assert convs[0][1] == last.message.id
+    latest = await store.latest_pages("a", ["b", "c", "a", "nobody"], 3)
     assert set(latest) == {"b", "c", "a"}
     assert [m.content for m in latest["b"].messages] == ["ab2", "ab3", "ab4"]
     assert latest["b"].has_more
     assert [m.content for m in latest["c"].messages] == ["ca"] and not latest["c"].has_more
     assert [m.content for m in latest["a"].messages] == ["self"]
-    assert await store.latest_by_peer("nobody", 3) == {}
+    assert await store.latest_pages("a", [], 3) == {}
+    assert await store.conversations("nobody") == []
 
 
 async def test_history_pages_are_exact(chat: Store) -> None:
@@ -123,7 +131,8 @@ async def test_retention_deletes_old_messages_and_keeps_sessions(
         assert await s.apply_retention(now + 86_400_000) == 0  # a day later: kept
         assert await s.apply_retention(now + 3 * 86_400_000) == 5  # three days: gone
         assert (await s.history("a", "b", None, 50)).messages == []
-        assert await s.latest_by_peer("a", 10) == {}
+        assert await s.latest_pages("a", ["b"], 10) == {}
+        assert await s.conversations("a") == []
         assert (await s.counts())["messages"] == 0
         assert await s.user_for_session(hash_session_id("sa")) is not None
         fresh = await s.save_message("a", "b", "new")
@@ -152,3 +161,57 @@ async def test_sessions_are_listed_revoked_and_checked(store: Store) -> None:
     assert await store.live_sessions(hashes) == {hash_session_id("sb")}
     assert [s.user for s in await store.list_sessions()] == [b]
     assert await store.get_user("a1") == a  # the user and their history stay
+
+
+async def test_the_directory_finds_names_by_prefix_page_by_page(store: Store) -> None:
+    names = ["bob", "Bobby", "alice", "bo", "carol", "\u0432ob"]  # the last: Cyrillic "v"ob
+    for i, name in enumerate(names):
+        await store.create_user(f"u{i}", name, hash_session_id(f"s{i}"))
+    found, more = await store.search_users("bo", None, 2)
+    assert [u.username for u in found] == ["bo", "bob"] and more
+    found, more = await store.search_users("bo", found[-1].user_id, 2)
+    # the look-alike is found with the name it looks like
+    assert [u.username for u in found] == ["\u0432ob", "Bobby"] and not more
+    found, _ = await store.search_users("", None, 10)
+    assert [u.username for u in found][:2] == ["alice", "bo"]
+    assert (await store.search_users("zz", None, 10)) == ([], False)
+
+
+async def test_last_seen_and_the_users_list(store: Store) -> None:
+    await store.create_user("a1", "alice", hash_session_id("sa"))
+    await store.create_user("b1", "bob", hash_session_id("sb"))
+    await store.set_last_seen("a1", 1_800_000_000_000)
+    await store.set_last_seen("ghost", 5)  # an unknown user changes nothing
+    infos = {i.user.user_id: i for i in await store.user_infos()}
+    assert set(infos) == {"a1", "b1"}
+    assert infos["a1"].last_seen_ms == 1_800_000_000_000 and infos["b1"].last_seen_ms is None
+    assert infos["a1"].sessions == 1 and (infos["a1"].created_ms or 0) > 0
+
+
+async def test_deleting_a_user_erases_their_conversations_and_is_logged(chat: Store) -> None:
+    store = chat
+    await store.save_message("a", "b", "ab", "cid-1")
+    await store.save_message("b", "a", "ba")
+    await store.save_message("c", "b", "cb")
+    await store.save_message("a", "a", "note")
+    assert await store.removed_since(0) == ([], 0)
+    assert await store.delete_user("a") == 3
+    assert await store.get_user("a") is None
+    assert [u.user_id for u in await store.list_users()] == ["b", "c"]
+    assert await store.user_for_session(hash_session_id("sa")) is None
+    assert (await store.history("b", "a", None, 10)).messages == []
+    assert [m.content for m in (await store.history("b", "c", None, 10)).messages] == ["cb"]
+    assert [peer for peer, _ in await store.conversations("b")] == ["c"]
+    assert (await store.counts()) == {"users": 2, "messages": 1}
+    removed, cursor = await store.removed_since(0)
+    assert removed == ["a"] and (await store.removed_since(cursor)) == ([], cursor)
+    assert await store.delete_user("a") == 0  # gone already
+    assert (await store.search_users("user-a", None, 5)) == ([], False)
+
+
+async def test_idle_users_never_wrote_and_were_not_seen_since_the_cutoff(chat: Store) -> None:
+    store = chat
+    await store.save_message("a", "b", "hi")
+    await store.set_last_seen("c", 1_000)
+    assert await store.idle_users(2_000) == ["c"]  # a and b have a conversation
+    assert await store.idle_users(500) == []  # c was seen after that

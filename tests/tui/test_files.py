@@ -123,3 +123,19 @@ def test_wrapping_keeps_every_character_within_the_width(text: str) -> None:
     chunks = _wrap(text, 37)
     assert all(cell_len(c) <= 37 for c in chunks)
     assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+
+
+def test_two_windows_of_one_profile_keep_each_others_outbox(tmp_path: Path) -> None:
+    """Both write the same outbox file: each change is a locked read-change-write, so
+    neither drops what the other queued (window 1 queues A, window 2 queues B, both
+    quit with the server down: both messages are there for the next start)."""
+    path = tmp_path / "s.outbox.json"
+    one, two = Outbox(path), Outbox(path)
+    one.load()
+    two.load()
+    one.add(OutboxItem("a", "u", "A"))
+    two.add(OutboxItem("b", "u", "B"))
+    assert Outbox(path).load() == [OutboxItem("a", "u", "A"), OutboxItem("b", "u", "B")]
+    two.remove("b")  # window 2's message was acknowledged: window 1's stays
+    assert Outbox(path).load() == [OutboxItem("a", "u", "A")]
+    assert one.items == [OutboxItem("a", "u", "A")] and two.items == []
