@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.stores import make_store
-from chat_server.stores import UsernameTaken
+from chat_server.stores import UsernameTaken, make_store
 from chat_server.stores.sqlite import SqliteStore
 from chat_server.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.conftest import Harness
