@@ -1,7 +1,9 @@
-"""``chat-server sessions list|revoke``: administer sessions on a store, from the shell.
+"""``chat-server sessions list|revoke`` and ``chat-server users list|delete``: administer a
+store from the shell.
 
-It changes the store only; running servers notice a revoked session within a few
-seconds (app.session_watch) and disconnect its sockets.
+They change the store only; running servers notice within a few seconds (app.watch):
+they close the sockets of revoked sessions and deleted users, and tell their clients that
+a user was deleted.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from chat_server.config import default_store_url, env_name, redact_url
 from chat_server.protocol import username_key
 from chat_server.stores import Store, StoreError, User, make_store
 
+COMMANDS = ("sessions", "users")
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chat-server sessions", description="List or revoke users' sessions."
+        prog=f"chat-server {command}",
+        description="List or revoke users' sessions."
+        if command == "sessions"
+        else "List users, or delete one with their sessions and conversations.",
     )
     parser.add_argument(
         "--store",
@@ -31,10 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     # --store is also accepted after the subcommand ("sessions list --store URL")
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("--store", default=argparse.SUPPRESS, metavar="URL", help="as above")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", parents=[after], help="every session: userID, username, created")
-    revoke = sub.add_parser("revoke", parents=[after], help="end every session of one user")
-    revoke.add_argument("user", help="a userID, or a username (case-insensitive)")
+    sub = parser.add_subparsers(dest="action", required=True)
+    if command == "sessions":
+        sub.add_parser("list", parents=[after], help="every session: userID, created, username")
+        act = sub.add_parser("revoke", parents=[after], help="end every session of one user")
+    else:
+        sub.add_parser(
+            "list", parents=[after], help="every user: userID, created, last seen, sessions"
+        )
+        act = sub.add_parser(
+            "delete",
+            parents=[after],
+            help="erase a user: sessions, every message of their conversations, the user",
+        )
+    act.add_argument("user", help="a userID, or a username (case-insensitive)")
     return parser
 
 
@@ -52,43 +69,64 @@ def find_user(users: list[User], target: str) -> User:
     return named[0]
 
 
-async def run(args: argparse.Namespace) -> int:
+def when(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000).isoformat(timespec="seconds") if ms else "-"
+
+
+async def list_sessions(store: Store) -> None:
+    sessions = await store.list_sessions()
+    for s in sessions:
+        print(f"{s.user.user_id}  {when(s.created_ms)}  {s.user.username}")
+    print(f"{len(sessions)} sessions", file=sys.stderr)
+
+
+async def list_users(store: Store) -> None:
+    infos = await store.user_infos()
+    for i in infos:
+        print(
+            f"{i.user.user_id}  created {when(i.created_ms)}  seen {when(i.last_seen_ms)}  "
+            f"{i.sessions} session(s)  {i.user.username}"
+        )
+    print(f"{len(infos)} users", file=sys.stderr)
+
+
+async def run(command: str, args: argparse.Namespace) -> int:
     if args.store.startswith("memory:"):
-        print("chat-server sessions: a memory:// store lives inside its server", file=sys.stderr)
+        print(f"chat-server {command}: a memory:// store lives inside its server", file=sys.stderr)
         return 2
     store: Store = make_store(args.store)
     await store.open()
     try:
-        if args.command == "list":
-            sessions = await store.list_sessions()
-            for s in sessions:
-                when = (
-                    datetime.fromtimestamp(s.created_ms / 1000).isoformat(timespec="seconds")
-                    if s.created_ms
-                    else "-"
-                )
-                print(f"{s.user.user_id}  {when}  {s.user.username}")
-            print(f"{len(sessions)} sessions in {redact_url(args.store)}", file=sys.stderr)
+        if args.action == "list":
+            await (list_sessions if command == "sessions" else list_users)(store)
+            print(f"in {redact_url(args.store)}", file=sys.stderr)
             return 0
         try:
             user = find_user(await store.list_users(), args.user)
         except ValueError as exc:
-            print(f"chat-server sessions: {exc}", file=sys.stderr)
+            print(f"chat-server {command}: {exc}", file=sys.stderr)
             return 1
-        count = await store.revoke_sessions(user.user_id)
+        if args.action == "revoke":
+            count = await store.revoke_sessions(user.user_id)
+            print(
+                f"revoked {count} session(s) of {user.username} ({user.user_id}); "
+                "their connections close within seconds"
+            )
+            return 0
+        erased = await store.delete_user(user.user_id)
         print(
-            f"revoked {count} session(s) of {user.username} ({user.user_id}); "
-            "their connections close within seconds"
+            f"deleted {user.username} ({user.user_id}) and {erased} message(s) of their "
+            "conversations; running servers tell their clients within seconds"
         )
         return 0
     finally:
         await store.close()
 
 
-def main(argv: Sequence[str]) -> int:
-    args = build_parser().parse_args(argv)
+def main(command: str, argv: Sequence[str]) -> int:
+    args = build_parser(command).parse_args(argv)
     try:
-        return asyncio.run(run(args))
+        return asyncio.run(run(command, args))
     except (StoreError, OSError, ValueError) as exc:
-        print(f"chat-server sessions: {exc}", file=sys.stderr)
+        print(f"chat-server {command}: {exc}", file=sys.stderr)
         return 1

@@ -205,18 +205,23 @@ async def retention_loop(store: Store, every: float = 3600.0) -> None:
         await asyncio.sleep(every)
 
 
+async def prune_idle(namespace: ChatNamespace, cutoff_ms: int) -> int:
+    """Delete the users who never exchanged a message and were last seen (or created)
+    before ``cutoff_ms``, unless online; the watch loop tells clients. Returns how many."""
+    idle = set(await namespace.store.idle_users(cutoff_ms))
+    idle -= await namespace.presence.online()
+    for user_id in idle:
+        await namespace.store.delete_user(user_id)
+    return len(idle)
+
+
 async def prune_loop(namespace: ChatNamespace, days: int, every: float = 3600.0) -> None:
-    """Delete users who never exchanged a message and were last seen ``days`` ago
-    (--prune-idle-users); the watch loop tells clients."""
+    """--prune-idle-users: prune_idle now and then every ``every`` seconds."""
     while True:
         try:
             cutoff = time.time_ns() // 1_000_000 - days * 86_400_000
-            idle = set(await namespace.store.idle_users(cutoff))
-            idle -= await namespace.presence.online()
-            for user_id in idle:
-                await namespace.store.delete_user(user_id)
-            if idle:
-                log.info("pruned %d users who never wrote and were idle %d days", len(idle), days)
+            if pruned := await prune_idle(namespace, cutoff):
+                log.info("pruned %d users who never wrote and were idle %d days", pruned, days)
         except StoreUnavailable as exc:
             log.warning("pruning skipped: %s", exc)
         except Exception:

@@ -46,7 +46,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         prog="chat-server",
         description="Private-messaging chat server (Socket.IO). Every option can also be "
         "set with the environment variable shown in brackets. "
-        "'chat-server sessions list|revoke USER' administers sessions.",
+        "'chat-server sessions list|revoke USER' and 'chat-server users list|delete USER' "
+        "administer a store.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # set by the --workers master on the processes it starts: bind with SO_REUSEPORT
@@ -241,10 +242,10 @@ def run_workers(config: Config, argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chat-server`` and ``python -m chat_server``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sessions"]:
-        from chat_server.admin import main as sessions_main
+    if argv[:1] in (["sessions"], ["users"]):
+        from chat_server.admin import main as admin_main
 
-        return sessions_main(argv[1:])
+        return admin_main(argv[0], argv[1:])
     config, args = parse_args(argv)
     logging.basicConfig(
         level=config.log_level.upper(),

@@ -35,7 +35,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
 
-from chat_server.protocol import ACK_WANTED, FROM_CLIENT
+from chat_server.limits import ACK_WANTED
 
 log = logging.getLogger(__name__)
 
@@ -328,12 +328,23 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             self.write_frame(ws_frame(pkt))
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
-        """As Engine.IO's close; an abort also drops the transport this socket writes to
-        (the library's sockets have their writer task do that)."""
+        """As Engine.IO's close, then the transport this socket writes to is closed too,
+        after what was written before (the CLOSE packet, unless aborted); the library's
+        sockets have their writer task do that."""
         self._flush()  # what was sent before the close goes out before it
         await super().close(wait=wait, abort=abort, reason=reason)
-        if abort and self.transport is not None:
+        if self.transport is not None:
+            self._flush()
             self.transport.close()  # the read loop then ends
+
+    async def handle_post_request(self, environ: dict[str, Any]) -> None:
+        """A long-polling POST whose body is not Engine.IO closes its socket (the server
+        answers 400), instead of being logged and leaving the socket open."""
+        try:
+            await super().handle_post_request(environ)
+        except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError) as exc:
+            self.server.logger.info("%s: malformed long-polling body (%r)", self.sid, exc)
+            raise engineio.exceptions.UnknownPacketError() from exc
 
     async def _websocket_handler(self, ws: Any) -> None:
         """The read loop. aiohttp cancels it when the client's connection is lost
@@ -412,15 +423,14 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
     ) -> None:
-        """As python-socketio's, telling the handler that the event came from a client
-        and whether it asked for an ack (protocol.FROM_CLIENT, ACK_WANTED): flood control
-        answers acked events and holds back the others."""
-        from_client, ack = FROM_CLIENT.set(True), ACK_WANTED.set(id is not None)
+        """As python-socketio's, telling the handler whether the event asked for an ack
+        (limits.ACK_WANTED): flood control answers acked events and holds back the
+        others."""
+        ack = ACK_WANTED.set(id is not None)
         try:
             await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
         finally:
             ACK_WANTED.reset(ack)
-            FROM_CLIENT.reset(from_client)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         sock = self.eio.sockets.get(eio_sid)

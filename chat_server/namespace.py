@@ -25,7 +25,7 @@ from chat_server import protocol as p
 from chat_server import roster
 from chat_server.config import Config
 from chat_server.guard import AddressLimits
-from chat_server.limits import TokenBuckets
+from chat_server.limits import ACK_WANTED, TokenBuckets
 from chat_server.presence import Presence
 from chat_server.roster import wire_message
 from chat_server.stores import Saved, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
@@ -84,14 +84,19 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # python-socketio maps "private message" to on_private message, which cannot be a
     # method name, so events are dispatched here, through one table.
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if p.FROM_CLIENT.get():
-            return await self.client_event(event, args[0], args[1] if len(args) > 1 else None)
-        if event == "connect":
+        if event in ("connect", "disconnect") and self.lifecycle(args[0]):
+            if event == "disconnect":
+                return await self.on_disconnect(args[0])
             sid, environ, auth = (*args, None)[:3]
             return await self.guarded_connect(sid, environ, auth)
-        if event == "disconnect":
-            return await self.on_disconnect(args[0])
-        return None
+        return await self.client_event(event, args[0], args[1] if len(args) > 1 else None)
+
+    def lifecycle(self, sid: str) -> bool:
+        """Whether a "connect" or "disconnect" is python-socketio's own call. It makes them
+        while the socket is connecting or disconnecting (the manager does not count it as
+        connected); a client can only send events from a connected socket, and one named
+        like these must not log it in again, or mark its user offline while online."""
+        return not self.server.manager.is_connected(sid, self.namespace)
 
     async def client_event(self, event: str, sid: str, data: object) -> Any:
         """An event a client sent: flood control, then its handler, every error mapped to
@@ -126,7 +131,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         wait = buckets.take(conn.user_id)
         if not wait:
             return None
-        if p.ACK_WANTED.get():
+        if ACK_WANTED.get():
             log.debug("rate limited %r from %s", event, conn.sid)
             return p.rate_limited_ack(wait)
         while wait:  # nobody to tell

@@ -7,7 +7,6 @@ Python names.
 
 from __future__ import annotations
 
-import contextvars
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -322,11 +321,3 @@ def error_ack(reason: str) -> dict[str, str]:
 def rate_limited_ack(wait_s: float) -> dict[str, Any]:
     """The ack for an event over the sender's rate: retry after ``retryAfter`` ms."""
     return {"error": ERR_RATE_LIMITED, "retryAfter": max(1, math.ceil(wait_s * 1000))}
-
-
-# Set around each event a client sent (fanout.ChatSocketServer; handlers run inline, so
-# they see their own event's values): that it came from a client, and whether it asked
-# for an ack. "connect" and "disconnect" sent by a client are then not mistaken for the
-# server's own lifecycle calls.
-FROM_CLIENT: contextvars.ContextVar[bool] = contextvars.ContextVar("from_client", default=False)
-ACK_WANTED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)

@@ -24,13 +24,13 @@ from chat_tui import wire
 from chat_tui.changes import Changes, ConversationChange, LinkState, Shown, Status
 from chat_tui.client import Link
 from chat_tui.outbox import Outbox, OutboxItem
-from chat_tui.render import one_line, safe_text
+from chat_tui.render import one_line
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import CorruptFile, Session, SessionFile
-from chat_tui.state import Ack, ChatMessage, ChatState, Delivery, display_names
+from chat_tui.state import Ack, ChatMessage, ChatState, Delivery, RosterEntry, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 
@@ -174,6 +174,13 @@ class ChatApp(App[None]):
         self.changes.roster.publish(None)
 
     @_apply.register
+    def _stopped(self, message: m.Stopped) -> None:
+        self.state.set_self_connected(False)
+        self._set_status(LinkState.STOPPED, message.reason)
+        self.changes.roster.publish(None)
+        self.notify(message.reason, title="Stopped", severity="error", markup=False)
+
+    @_apply.register
     def _refused(self, message: m.Refused) -> None:
         reason = message.reason or message.message
         if isinstance(self.screen, LoginScreen):
@@ -240,6 +247,14 @@ class ChatApp(App[None]):
         self.changes.roster.publish(None)
 
     @_apply.register
+    def _user_deleted(self, message: m.UserDeleted) -> None:
+        was_open = message.user_id == self.state.open_id
+        self.state.remove(message.user_id)
+        if was_open and (target := self.state.step(1)) is not None:
+            self.open_conversation(target)
+        self.changes.roster.publish(None)
+
+    @_apply.register
     def _message_received(self, message: m.MessageReceived) -> None:
         msg = message.message
         if msg.ts is None and not self.server_acks:
@@ -259,7 +274,7 @@ class ChatApp(App[None]):
         if self.bell_on:
             self.bell()
         name = display_names(self.state.contacts.values(), self.state.self_id)[user_id]
-        self.notify(one_line(msg.content), title=safe_text(name), timeout=4, markup=False)
+        self.notify(one_line(msg.content), title=name, timeout=4, markup=False)
 
     # -- sending ----------------------------------------------------------------------
 
@@ -357,11 +372,14 @@ class ChatApp(App[None]):
     # -- navigation -------------------------------------------------------------------
 
     def open_conversation(self, user_id: str) -> None:
-        if user_id not in self.state.contacts:
+        contact = self.state.contacts.get(user_id)
+        if contact is None:
             return
         unread = self.state.open(user_id)
         self._conversation_changed(user_id, Shown.OPENED, count=unread)
         self.changes.roster.publish(None)
+        if contact.has_more and not contact.messages:  # known only by name so far
+            self.load_older(user_id)
 
     @on(ChatScreen.Open)
     def open_chosen(self, event: ChatScreen.Open) -> None:
@@ -386,11 +404,24 @@ class ChatApp(App[None]):
         names = display_names(self.state.contacts.values(), self.state.self_id)
         order = [c.user_id for c in self.state.ordered()]
 
-        def chosen(user_id: str | None) -> None:
-            if user_id is not None:
-                self.open_conversation(user_id)
+        def chosen(choice: RosterEntry | str | None) -> None:
+            if isinstance(choice, RosterEntry):  # from the directory: not listed yet
+                self.state.add_found(choice)
+                choice = choice.user_id
+            if choice is not None:
+                self.open_conversation(choice)
 
-        self.push_screen(SwitcherScreen(names, order), chosen)
+        search = self.search_directory if self.server_acks else None
+        self.push_screen(SwitcherScreen(names, order, search), chosen)
+
+    async def search_directory(self, prefix: str) -> list[RosterEntry]:
+        """Users whose name starts with ``prefix``, from the server's directory (the
+        users event lists only so many)."""
+        try:
+            ack = await self.client.call(p.DIRECTORY, {"prefix": prefix, "limit": 20})
+        except (ConnectionError, TimeoutError):
+            return []
+        return wire.parse_directory_ack(ack)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -24,6 +24,7 @@ class LinkState(Enum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     OFFLINE = "offline"
+    STOPPED = "stopped"  # retrying cannot help; waits for the user
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,11 @@ import socketio
 from chat_server import protocol as p
 from chat_tui import messages as m
 from chat_tui import wire
+from chat_tui.render import safe_reason
 from chat_tui.state import backoff_delay
 
 Post = Callable[[m.ServerMessage], object]
+MAX_FRAME = 64 * 1024 * 1024  # the largest websocket message accepted from a server
 
 
 def _nowhere(_: m.ServerMessage) -> None:
@@ -64,8 +66,10 @@ class ChatClient:
         cafile: str | None = None,
         ack_timeout: float = 10.0,
         handshake_timeout: float = 5.0,
+        max_frame: int = MAX_FRAME,
     ) -> None:
         self.url = url
+        self.max_frame = max_frame
         self.post: Post = _nowhere
         self.auth: dict[str, str] = {}
         self.ack_timeout = ack_timeout
@@ -89,12 +93,16 @@ class ChatClient:
             if self._http is None or self._http.closed:
                 self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl))
             options["http_session"] = self._http
+        # frames up to MAX_FRAME: chat-server's largest (a bounded users event) is a few
+        # MiB; aiohttp's default of 4 MiB refused the tutorial's unbounded ones for good
+        options["websocket_extra_options"] = {"max_msg_size": self.max_frame}
         sio = socketio.AsyncClient(**options)
         sio.on(p.SESSION, self._on_session)
         sio.on(p.USERS, self._on_users)
         sio.on(p.USER_CONNECTED, self._on_user_connected)
         sio.on(p.USER_DISCONNECTED, self._on_user_disconnected)
         sio.on(p.PRIVATE_MESSAGE, self._on_private_message)
+        sio.on(p.USER_DELETED, self._on_user_deleted)
         return sio
 
     # server events -> typed messages; malformed payloads are dropped here
@@ -113,6 +121,10 @@ class ChatClient:
     def _on_user_disconnected(self, data: Any = None) -> None:
         if (user_id := wire.parse_user_id(data)) is not None:
             self.post(m.UserOffline(user_id))
+
+    def _on_user_deleted(self, data: Any = None) -> None:
+        if (user_id := wire.parse_user_id(data)) is not None:
+            self.post(m.UserDeleted(user_id))
 
     def _on_private_message(self, data: Any = None) -> None:
         if (msg := wire.parse_message(data)) is not None:
@@ -163,20 +175,26 @@ class ChatClient:
             try:
                 await self._connect(sio)
             except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
+                too_big = self._too_big(sio)
                 await self._close(sio)
                 if self._stopped:
                     return
+                if too_big:
+                    await self._give_up_on_size()
+                    attempt = 0
+                    continue
                 message = str(refused[-1].get("message", "")) if refused else ""
                 if message == p.INVALID_USERNAME:
                     data = refused[-1].get("data")
                     reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
                     self.auth = {}
-                    self.post(m.Refused(message, reason))
+                    self.post(m.Refused(message, safe_reason(reason)))
                     attempt = 0
                     continue
                 attempt += 1
                 delay = backoff_delay(attempt)
-                self.post(m.Retrying(attempt, delay, message or str(exc) or "unreachable"))
+                why = safe_reason(message or str(exc) or "unreachable")
+                self.post(m.Retrying(attempt, delay, why))
                 await self._sleep(delay)
                 continue
             if self._stopped:
@@ -187,14 +205,35 @@ class ChatClient:
             self.post(m.Connected())
             await lost.wait()
             self.sio = None
+            too_big = self._too_big(sio)
             await self._close(sio)
             if self._stopped:
                 return
             self.post(m.Disconnected())
+            if too_big:
+                await self._give_up_on_size()
+                continue
             attempt = 1
             delay = backoff_delay(attempt)
             self.post(m.Retrying(attempt, delay, "connection lost"))
             await self._sleep(delay)
+
+    @staticmethod
+    def _too_big(sio: socketio.AsyncClient) -> bool:
+        """Whether the link closed because the server sent a frame over MAX_FRAME."""
+        ws = getattr(sio.eio, "ws", None)
+        return ws is not None and ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+    async def _give_up_on_size(self) -> None:
+        """Retrying would fetch the same oversized frame: say so, and wait for the user
+        (retry_now(), or new credentials) instead of reconnecting for ever."""
+        size = f"{self.max_frame / 2**20:g} MiB"
+        self.post(m.Stopped(f"the server sent a message larger than {size}"))
+        await self._sleep(86_400)
+
+    def retry_now(self) -> None:
+        """Skip the wait before the next attempt."""
+        self._wake.set()
 
     async def _connect(self, sio: socketio.AsyncClient) -> None:
         """Connect; give up at once when the link drops during the handshake or the

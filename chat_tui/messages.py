@@ -40,6 +40,14 @@ class Retrying(ServerMessage):
         self.attempt, self.delay, self.reason = attempt, delay, reason
 
 
+class Stopped(ServerMessage):
+    """The client stopped trying (retrying could not help); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 class Refused(ServerMessage):
     """The server refused the handshake (``invalid username``): log in again."""
 
@@ -78,6 +86,14 @@ class UserOnline(ServerMessage):
 
 class UserOffline(ServerMessage):
     """``user disconnected``: a user's last connection closed."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+
+class UserDeleted(ServerMessage):
+    """``user deleted``: the server erased a user (an admin, or pruning)."""
 
     def __init__(self, user_id: str) -> None:
         super().__init__()

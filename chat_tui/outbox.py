@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import protocol as p
-from chat_tui.session_file import read_json, with_suppressed_unlink, write_private
+from chat_tui.session_file import (
+    private_folder,
+    read_json,
+    with_suppressed_unlink,
+    write_private,
+)
 from chat_tui.state import Ack
 
 try:
@@ -89,7 +94,7 @@ class Outbox:
         if fcntl is None:
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(self.path.parent)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

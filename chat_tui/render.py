@@ -10,9 +10,12 @@ _CONTROL_PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 
 
 def safe_text(text: str) -> str:
-    """Text from a stranger, made harmless for a terminal: control characters (ESC among
-    them, which could drive the terminal) become visible symbols; tabs become spaces.
-    Newlines are kept (callers split on them)."""
+    """The one sanitiser for text from the network (names, messages, reasons): made
+    harmless for a terminal and honest on screen. Control characters (ESC among them,
+    which could drive the terminal) become visible symbols, C1 controls and lone
+    surrogates U+FFFD; bidirectional controls, which could reorder what follows them,
+    are shown by name (⟨RLO⟩). Tabs become spaces; newlines are kept (callers split on
+    them)."""
     if text.isprintable():
         return text
     out = []
@@ -23,11 +26,35 @@ def safe_text(text: str) -> str:
             out.append("    ")
         elif ord(ch) in _CONTROL_PICTURES:
             out.append(_CONTROL_PICTURES[ord(ch)])
-        elif unicodedata.category(ch) == "Cc":  # C1 controls
+        elif ch in _BIDI_NAMES:
+            out.append(f"\u27e8{_BIDI_NAMES[ch]}\u27e9")
+        elif unicodedata.category(ch) in ("Cc", "Cs"):  # C1 controls, lone surrogates
             out.append("\ufffd")
         else:
             out.append(ch)
     return "".join(out)
+
+
+# the bidirectional controls (protocol.BIDI_CONTROLS) by their usual abbreviations
+_BIDI_NAMES = {
+    "\u061c": "ALM",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
+
+
+def safe_reason(text: str, limit: int = 200) -> str:
+    """A server's explanation (a refusal, an error), fit for one line of the screen."""
+    return one_line(text, limit)
 
 
 def one_line(text: str, limit: int = 60) -> str:

@@ -37,10 +37,19 @@ def session_path(server: str, profile: str, folder: Path | None = None) -> Path:
     return (folder or default_folder()) / f"{host}_{port}.{safe_profile}.json"
 
 
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents, each 0700. Folders that exist are left
+    as they are (``--session-file /tmp/x.json`` must not lock others out of /tmp)."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()]
+    for f in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            f.mkdir(mode=0o700)
+            os.chmod(f, 0o700)  # whatever the umask
+
+
 def write_private(path: Path, data: Any) -> None:
     """Write JSON atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from chat_server.protocol import username_key
+from chat_tui.render import safe_text
+
 
 class Delivery(Enum):
     """Where one of your own messages is."""
@@ -98,16 +101,18 @@ def merge_messages(local: list[ChatMessage], snapshot: list[ChatMessage]) -> lis
 
 
 def display_names(contacts: Iterable[Contact], self_id: str | None) -> dict[str, str]:
-    """What each row shows: the username, with a short userID suffix when two users
-    share a name, and " (yourself)" for you."""
+    """What each row shows, safe to draw (render.safe_text): the username, with a short
+    userID suffix when two users' names look the same (protocol.username_key: case,
+    width and look-alike letters do not tell them apart), and " (yourself)" for you."""
     contacts = list(contacts)
+    keys = {c.user_id: username_key(c.username) for c in contacts}
     counts: dict[str, int] = {}
-    for c in contacts:
-        counts[c.username.casefold()] = counts.get(c.username.casefold(), 0) + 1
+    for key in keys.values():
+        counts[key] = counts.get(key, 0) + 1
     out = {}
     for c in contacts:
-        name = c.username
-        if counts[c.username.casefold()] > 1:
+        name = safe_text(c.username).replace("\n", " ")
+        if counts[keys[c.user_id]] > 1:
             name = f"{name} #{c.user_id[:4]}"
         if c.user_id == self_id:
             name = f"{name} (yourself)"
@@ -168,6 +173,23 @@ class ChatState:
     def apply_user_disconnected(self, user_id: str) -> None:
         if user_id in self.contacts:
             self.contacts[user_id].connected = False
+
+    def add_found(self, entry: RosterEntry) -> Contact:
+        """Someone found in the directory: listed from now on; their conversation, if
+        any, is fetched page by page (has_more)."""
+        contact = self.contacts.get(entry.user_id)
+        if contact is None:
+            contact = self.contacts[entry.user_id] = Contact(
+                entry.user_id, entry.username, entry.connected, has_more=True
+            )
+        return contact
+
+    def remove(self, user_id: str) -> None:
+        """A deleted user leaves the roster, with the conversation (the server erased
+        it); if it was open, nothing is."""
+        self.contacts.pop(user_id, None)
+        if self.open_id == user_id:
+            self.open_id = None
 
     def set_self_connected(self, connected: bool) -> None:
         """Your own row follows your own connection."""

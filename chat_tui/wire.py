@@ -101,6 +101,15 @@ def parse_history_ack(ack: object) -> tuple[list[ChatMessage], bool] | None:
     return parse_messages(ack["messages"]), bool(ack.get("hasMore"))
 
 
+def parse_directory_ack(ack: object) -> list[RosterEntry]:
+    """The users of a ``directory`` ack (none when it is not one)."""
+    if not isinstance(ack, dict):
+        return []
+    users = ack.get("users")
+    entries = (parse_roster_entry(u) for u in (users if isinstance(users, list) else []))
+    return [e for e in entries if e is not None]
+
+
 def send_payload(to: str, content: str, client_id: str | None) -> dict[str, Any]:
     """A C->S ``private message``; the clientId only for servers that take it."""
     payload: dict[str, Any] = {"content": content, "to": to}

@@ -314,6 +314,15 @@ async def hs(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
+async def hm(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A harness on the memory store only: for tests of the transport, the handshake and
+    the limits, which do not depend on where data is kept (they run once, not per store)."""
+    harness = Harness(tmp_path, "memory")
+    yield harness
+    await harness.close()
+
+
+@pytest.fixture
 async def srv(h: Harness) -> Server:
     return await h.server()
 

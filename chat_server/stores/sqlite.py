@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +63,28 @@ def _unavailable_on_error() -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(str(exc)) from exc
+
+
+def private_file(path: Path) -> None:
+    """Every private message is in this file: folders made for it are 0700 and a new
+    file is 0600 (SQLite gives its -wal and -shm files the same mode). Folders and files
+    that exist are not changed; if other accounts can read them, say so."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if (mode := stat.S_IMODE(item.stat().st_mode)) & 0o044:
+                log.warning(
+                    "%s can be read by other accounts (mode %o): chmod 600 it to keep "
+                    "messages private",
+                    item,
+                    mode,
+                )
 
 
 class SqliteStore(UserCache):
@@ -139,7 +163,7 @@ class SqliteStore(UserCache):
         return self._rconn
 
     def _open_sync(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # a new file gets 1 KiB pages: a commit writes every page it changed into the WAL,
         # and a batch of messages changes one index page per conversation, so smaller

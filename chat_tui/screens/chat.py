@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from chat_tui.changes import Changes, ConversationChange, Shown, Status
-from chat_tui.render import safe_text
 from chat_tui.state import ChatState, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
@@ -88,7 +87,7 @@ class ChatScreen(Screen[None]):
             return
         name = self._names()[contact.user_id]
         status = f"{ONLINE} online" if contact.connected else f"{OFFLINE} offline"
-        header.update(Text(f"{safe_text(name)}   {status}"))
+        header.update(Text(f"{name}   {status}"))
 
     def draw_conversation(self, change: ConversationChange) -> None:
         if change.user_id != self.state.open_id:

@@ -1,11 +1,14 @@
-"""Ctrl+K: a quick switcher that filters users as you type."""
+"""Ctrl+K: a quick switcher that filters users as you type, and asks the server's
+directory for people who are not in your list."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -14,6 +17,10 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from chat_tui.render import safe_text
+from chat_tui.state import RosterEntry
+
+Search = Callable[[str], Awaitable[list[RosterEntry]]]
+SEARCH_DELAY_S = 0.25  # wait for a pause in typing before asking the server
 
 
 def matches(query: str, names: dict[str, str]) -> list[str]:
@@ -24,8 +31,9 @@ def matches(query: str, names: dict[str, str]) -> list[str]:
     return [uid for _, uid in hits]
 
 
-class SwitcherScreen(ModalScreen[str | None]):
-    """Returns the chosen userID, or None."""
+class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
+    """Returns the chosen userID, a RosterEntry for someone found in the directory (not
+    in the roster yet), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Close"),
@@ -33,9 +41,13 @@ class SwitcherScreen(ModalScreen[str | None]):
         Binding("up", "move(-1)", show=False),
     ]
 
-    def __init__(self, names: dict[str, str], order: list[str]) -> None:
+    def __init__(
+        self, names: dict[str, str], order: list[str], search: Search | None = None
+    ) -> None:
         super().__init__()
         self.names = {uid: names[uid] for uid in order}
+        self.search = search
+        self.found: dict[str, RosterEntry] = {}  # from the directory, not in the roster
 
     def compose(self) -> ComposeResult:
         with Vertical(id="switcher-box"):
@@ -49,26 +61,46 @@ class SwitcherScreen(ModalScreen[str | None]):
     def _fill(self, query: str) -> None:
         found = self.query_one("#switcher-list", OptionList)
         found.clear_options()
-        found.add_options(
-            [Option(Text(safe_text(self.names[uid])), id=uid) for uid in matches(query, self.names)]
-        )
+        options = [Option(Text(self.names[uid]), id=uid) for uid in matches(query, self.names)]
+        for uid, entry in self.found.items():
+            if uid not in self.names:
+                label = Text(safe_text(entry.username).replace("\n", " "))
+                label.append("  (from the directory)", "dim")
+                options.append(Option(label, id=uid))
+        found.add_options(options)
         if found.option_count:
             found.highlighted = 0
 
     @on(Input.Changed, "#switcher-input")
     def refilter(self, event: Input.Changed) -> None:
+        self.found = {}
         self._fill(event.value)
+        if self.search is not None and event.value.strip():
+            self.ask_directory(event.value.strip())
+
+    @work(exclusive=True, group="directory")
+    async def ask_directory(self, prefix: str) -> None:
+        await asyncio.sleep(SEARCH_DELAY_S)  # a newer keystroke cancels this one
+        assert self.search is not None
+        entries = await self.search(prefix)
+        self.found = {e.user_id: e for e in entries if e.user_id not in self.names}
+        self._fill(self.query_one("#switcher-input", Input).value)
+
+    def _result(self, user_id: str | None) -> RosterEntry | str | None:
+        if user_id is not None and user_id in self.found:
+            return self.found[user_id]
+        return user_id
 
     @on(Input.Submitted, "#switcher-input")
     def choose_highlighted(self) -> None:
         found = self.query_one("#switcher-list", OptionList)
         if found.highlighted is None:
             return
-        self.dismiss(found.get_option_at_index(found.highlighted).id)
+        self.dismiss(self._result(found.get_option_at_index(found.highlighted).id))
 
     @on(OptionList.OptionSelected, "#switcher-list")
     def choose(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self.dismiss(self._result(event.option.id))
 
     def action_move(self, delta: int) -> None:
         found = self.query_one("#switcher-list", OptionList)

@@ -168,7 +168,7 @@ class ConversationView(ScrollView, can_focus=True):
             lines.append(_Line((("conversation--marker", "──" + label + "─" * pad),)))
         mine = msg.from_id == self.self_id
         if prev is None or prev.from_id != msg.from_id or lines:
-            who = "(yourself)" if mine else self.names.get(msg.from_id, msg.from_id)
+            who = "(yourself)" if mine else self.names.get(msg.from_id, safe_text(msg.from_id))
             lines.append(_Line((("conversation--self" if mine else "conversation--sender", who),)))
         body_width = width - INDENT
         paragraphs = safe_text(msg.content).split("\n")

@@ -16,5 +16,6 @@ class StatusBar(Static):
             "reconnecting": "◌ reconnecting",
             "offline": "○ offline",
             "connecting": "◌ connecting",
+            "stopped": "✗ stopped",
         }.get(state, state)
         self.update(Text(f"{label}{'  ' + detail if detail else ''}"))

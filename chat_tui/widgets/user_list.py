@@ -8,7 +8,6 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from chat_tui.render import safe_text
 from chat_tui.state import ChatState
 
 ONLINE, OFFLINE = "●", "○"  # filled / hollow: tells the two apart without colour
@@ -35,7 +34,7 @@ class UserList(OptionList):
             row = Text(no_wrap=True, overflow="ellipsis")
             row.append(ONLINE if contact.connected else OFFLINE, status)
             row.append(" ")
-            row.append(safe_text(names[contact.user_id]).replace("\n", " "))
+            row.append(names[contact.user_id])
             row.append(" online" if contact.connected else " offline", status)
             if contact.unread:
                 row.append(f" [{contact.unread}]", unread_style)

@@ -94,7 +94,6 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
 
     from chat_server import fanout
 
-    monkeypatch.setattr(fanout, "SLOW_CONSUMER_BYTES", 256 * 1024)
     ours, theirs = socket.socketpair()  # "theirs" never reads
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
@@ -103,7 +102,7 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
 
     class Server:
         logger = __import__("logging").getLogger("test")
-        corker = fanout.Corker()
+        corker = fanout.Corker(limit=256 * 1024)
 
     sock.server = Server()
     frame = fanout.ws_frame(__import__("engineio").packet.Packet(4, "x" * 4000))

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
 from chat_tui.screens.chat import ChatScreen
+from chat_tui.screens.login import LoginScreen
 from chat_tui.session_file import SessionFile
 from chat_tui.state import Delivery
 from chat_tui.widgets.conversation import ConversationView
@@ -62,6 +63,20 @@ def visible_lines(app: ChatApp) -> list[str]:
 
 def status_text(app: ChatApp) -> str:
     return str(app.screen.query_one(StatusBar).render())
+
+
+def login_text(app: ChatApp, selector: str) -> str:
+    """What a widget of the login screen shows; "" until that screen is up and composed
+    (a switch to it takes a few turns of the loop)."""
+    screen = app.screen
+    if not isinstance(screen, LoginScreen):
+        return ""
+    found = screen.query(selector)
+    return str(found.first().render()) if found else ""
+
+
+async def login_screen_says(app: ChatApp, selector: str, text: str) -> None:
+    await wait_until(lambda: text in login_text(app, selector), f"{text!r} in {selector}")
 
 
 def on_chat(app: ChatApp) -> bool:

@@ -20,6 +20,7 @@ from tests.tui.conftest import (
     chat_ready,
     conversation_lines,
     delivered,
+    login_screen_says,
     on_chat,
     read_json,
     roster_rows,
@@ -61,8 +62,7 @@ async def test_username_flag_skips_the_prompt_and_server_refusals_show_inline(
     await h.login(srv, "taken")
     app = make_app(srv.url, session_file(tmp_path), username="Taken")
     async with running(app) as pilot:
-        await wait_until(lambda: isinstance(app.screen, LoginScreen), "the login screen")
-        assert "username taken" in str(app.screen.query_one("#login-notice").render())
+        await login_screen_says(app, "#login-notice", "username taken")
         await pilot.press("end", *"-2", "enter")  # the name is prefilled; change it
         await chat_ready(app, "Taken-2 (yourself)")
 
@@ -202,8 +202,7 @@ async def test_a_forgotten_session_brings_back_the_prompt_with_the_old_name(
     sf.save(Session("f" * 32, "0123456789abcdef", "olga", srv.url))
     app = make_app(srv.url, sf)
     async with running(app) as pilot:
-        await wait_until(lambda: isinstance(app.screen, LoginScreen), "the login screen")
-        assert "no longer knows your session" in str(app.screen.query_one("#login-notice").render())
+        await login_screen_says(app, "#login-notice", "no longer knows your session")
         assert app.screen.query_one("#username").value == "olga"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await chat_ready(app, "olga (yourself)")
@@ -338,10 +337,7 @@ async def test_the_login_screen_shows_the_servers_refusal_inline(
     app = make_app(srv.url, session_file(tmp_path))
     async with running(app) as pilot:
         await pilot.press(*"TAKEN", "enter")
-        await wait_until(
-            lambda: "username taken" in str(app.screen.query_one("#login-error").render()),
-            "the refusal under the field",
-        )
+        await login_screen_says(app, "#login-error", "username taken")
         assert isinstance(app.screen, LoginScreen)
         await pilot.press("end", *"2", "enter")
         await chat_ready(app, "TAKEN2 (yourself)")

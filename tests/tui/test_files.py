@@ -139,3 +139,18 @@ def test_two_windows_of_one_profile_keep_each_others_outbox(tmp_path: Path) -> N
     two.remove("b")  # window 2's message was acknowledged: window 1's stays
     assert Outbox(path).load() == [OutboxItem("a", "u", "A")]
     assert one.items == [OutboxItem("a", "u", "A")] and two.items == []
+
+
+def test_a_session_file_in_a_shared_folder_leaves_that_folder_alone(tmp_path: Path) -> None:
+    """--session-file /tmp/x.json must not make /tmp 0700: only folders the client
+    creates are made private."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    f = SessionFile(shared / "me.json")
+    f.save(Session("a" * 32, "b" * 16, "alice", "http://127.0.0.1:3000"))
+    assert mode(shared) == 0o1777 and mode(f.path) == 0o600
+    nested = SessionFile(shared / "new" / "deeper" / "me.json")
+    nested.save(Session("a" * 32, "b" * 16, "alice", "http://127.0.0.1:3000"))
+    assert mode(shared / "new") == 0o700 and mode(shared / "new" / "deeper") == 0o700
+    assert mode(shared) == 0o1777
