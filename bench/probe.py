@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import socketio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +66,23 @@ class ServerProcess:
             self.proc.wait()
 
 
-async def login(url: str, name: str, transport: str = "websocket") -> tuple[Any, str]:
+def client_from(address: str | None) -> socketio.AsyncClient:
+    """A python-socketio client whose connections leave from ``address`` (any of
+    127.0.0.0/8 reaches a server on 127.0.0.1): each party of a benchmark gets its own
+    address, as users would, so the per-address limits apply to each separately."""
+    if address is None:
+        return socketio.AsyncClient(reconnection=False)
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    return socketio.AsyncClient(
+        reconnection=False, http_session=aiohttp.ClientSession(connector=connector)
+    )
+
+
+async def login(
+    url: str, name: str, transport: str = "websocket", address: str | None = None
+) -> tuple[Any, str]:
     """A connected python-socketio client and its userID."""
-    sio = socketio.AsyncClient(reconnection=False)
+    sio = client_from(address)
     session: dict[str, str] = {}
     got = asyncio.Event()
 
@@ -75,8 +90,13 @@ async def login(url: str, name: str, transport: str = "websocket") -> tuple[Any,
         session.update(data)
         got.set()
 
+    refusals: list[Any] = []
     sio.on("session", on_session)
-    await sio.connect(url, auth={"username": name}, transports=[transport], wait_timeout=10)
+    sio.on("connect_error", refusals.append)
+    try:
+        await sio.connect(url, auth={"username": name}, transports=[transport], wait_timeout=10)
+    except socketio.exceptions.ConnectionError as exc:
+        raise ConnectionError(f"{name} refused: {refusals or exc}") from None
     await asyncio.wait_for(got.wait(), 10)
     return sio, session["userID"]
 
@@ -86,8 +106,8 @@ async def quiet_pair(url: str, messages: int = 100) -> list[float]:
     typing): the delivery latency of each message, in ms, from the send the server took
     to its arrival. A send refused for the sender's own rate is retried after the time
     the server names (that wait is not latency: the pair is held to its own rate)."""
-    carol, _ = await login(url, "quiet-carol")
-    dave, dave_id = await login(url, "quiet-dave")
+    carol, _ = await login(url, f"quiet-carol-{time.time_ns()}", address="127.0.0.2")
+    dave, dave_id = await login(url, f"quiet-dave-{time.time_ns()}", address="127.0.0.3")
     arrived: dict[str, float] = {}
     waiting: dict[str, asyncio.Event] = {}
 
@@ -112,8 +132,10 @@ async def quiet_pair(url: str, messages: int = 100) -> list[float]:
             await asyncio.wait_for(waiting.pop(content).wait(), 30)
             latencies.append((arrived[content] - start) * 1000)
     finally:
-        await carol.disconnect()
-        await dave.disconnect()
+        for sio in (carol, dave):
+            await sio.disconnect()
+            if sio.eio.http is not None:
+                await sio.eio.http.close()
     return latencies
 
 

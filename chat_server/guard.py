@@ -24,13 +24,17 @@ log = logging.getLogger(__name__)
 
 
 def client_address(environ: Mapping[str, Any], trust_forwarded_for: bool) -> str:
-    """The address a Socket.IO connection comes from."""
+    """The address a Socket.IO connection comes from: the peer of its HTTP request
+    (python-engineio's aiohttp driver puts the request in the environ; its REMOTE_ADDR
+    is always 127.0.0.1), or the last X-Forwarded-For entry when trusted."""
     if trust_forwarded_for:
         forwarded = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
         last = forwarded.rsplit(",", 1)[-1].strip()
         if last:
             return last
-    return str(environ.get("REMOTE_ADDR") or "unknown")
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote or "unknown")
 
 
 def is_ip_literal(host: str) -> bool:

@@ -19,14 +19,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chat_server.config import Config
+from chat_server.protocol import is_invisible
 from tests.conftest import Peer, Server
 
 T = TypeVar("T")
 
+# integers at the edges of int64 (the store's ids) and beyond: JSON has no limit
+INT_EDGES = [2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 10**30, -(10**30)]
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.sampled_from(INT_EDGES)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=60),
     lambda inner: (
@@ -45,6 +49,8 @@ shaped = st.fixed_dictionaries(
         "before": json_values,
         "limit": json_values,
         "from": json_values,
+        "prefix": json_values,
+        "after": json_values,
     },
 )
 
@@ -148,6 +154,8 @@ def test_private_message_answers_any_payload(live: Loop, payload: Any) -> None:
 
 @common
 @given(payload=json_values | shaped)
+@example(payload={"with": "x", "before": 2**63})  # once "internal error" (int64 overflow)
+@example(payload={"with": "x", "before": -(2**63) - 1})
 def test_history_answers_any_payload(live: Loop, payload: Any) -> None:
     ack = live.call("history", payload)
     assert is_clear_answer(ack), ack
@@ -156,13 +164,24 @@ def test_history_answers_any_payload(live: Loop, payload: Any) -> None:
 
 
 @common
+@given(payload=json_values | shaped)
+@example(payload={"before": 2**63})  # once answered "internal error" (int64 overflow)
+def test_directory_answers_any_payload(live: Loop, payload: Any) -> None:
+    ack = live.call("directory", payload)
+    assert isinstance(ack, dict) and (
+        (set(ack) == {"error"} and isinstance(ack["error"], str))
+        or set(ack) == {"users", "hasMore"}
+    ), ack
+
+
+@common
 @given(event=st.text(max_size=30), payload=json_values)
 @example(event="disconnect", payload=None)  # the server's own names, sent by a client
 @example(event="connect", payload={"username": "x"})
 def test_unknown_events_answer_any_payload(live: Loop, event: str, payload: Any) -> None:
     ack = live.call(event or "x", payload)
-    if event in ("private message", "history"):
-        assert is_clear_answer(ack)
+    if event in ("private message", "history", "directory"):
+        assert isinstance(ack, dict)
     else:
         assert ack == {"error": "unknown event"}
 
@@ -183,6 +202,7 @@ def test_the_handshake_answers_any_auth(live: Loop, auth: Any) -> None:
         and auth["username"].strip()
         and len(auth["username"].strip()) <= 32
         and auth["username"].isprintable()
+        and not any(is_invisible(ch) for ch in auth["username"])
     ):
         assert result == "accepted"  # a well-formed login is never turned away
 

@@ -176,6 +176,27 @@ async def test_one_address_may_create_only_so_many_users(hm: Harness) -> None:
     assert again.user_id == made[0].user_id
 
 
+async def test_each_address_has_its_own_limits(hm: Harness) -> None:
+    """Addresses are told apart: a client from 127.0.0.2 is not held back by one from
+    127.0.0.3 (python-engineio's environ names every client 127.0.0.1)."""
+    srv = await hm.server(max_new_users_per_ip=1)
+
+    def from_address(address: str) -> Peer:
+        connector = aiohttp.TCPConnector(local_addr=(address, 0))
+        return hm.peer(srv, address, http_session=aiohttp.ClientSession(connector=connector))
+
+    first = from_address("127.0.0.2")
+    await first.connect({"username": "first"})
+    second = from_address("127.0.0.3")
+    await second.connect({"username": "second"})  # another address: its own allowance
+    third = from_address("127.0.0.2")
+    error = await third.expect_refused({"username": "third"})
+    assert error["message"] == "rate limited"
+    for p in (first, second, third):
+        await p.close()
+        await p.sio.eio.http.close()
+
+
 async def test_one_address_may_make_only_so_many_handshakes(hm: Harness) -> None:
     srv = await hm.server(max_handshakes_per_ip=4)
     first = await hm.login(srv, "first")
