@@ -174,6 +174,14 @@ class Config:
             metavar="HOSTS",
         ),
     )
+    stock_transport: bool = field(
+        default=False,
+        metadata=_opt(
+            "run python-socketio and python-engineio as shipped, without the pieces that "
+            "reach into them (a fallback for a library upgrade that breaks one: slower, "
+            "some bounds coarser; docs/architecture.md)"
+        ),
+    )
     health_details: bool = field(
         default=False,
         metadata=_opt("/healthz also shows version, store kind and counts (off: only the status)"),

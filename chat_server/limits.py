@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 # Whether the client event being handled asked for an ack. Set by the transport
-# (fanout.ChatSocketServer) around each event; handlers run inline, so they see their own
+# (transport.engine.ChatSocketServer) around each event; handlers run inline, so they see their own
 # event's value. Unknown (False) on the stock paths: over the rate, every event then
 # waits for its token, acked or not (nothing is refused, nothing lost).
 ACK_WANTED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)

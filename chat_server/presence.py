@@ -15,16 +15,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
-from chat_server.stores.base import StoreUnavailable
+from chat_server.stores.redis_common import PREFIX, client, text, unavailable
 
 log = logging.getLogger(__name__)
 
 OfflineCallback = Callable[[str], Awaitable[None]]
-
-
-def text(value: object) -> str:
-    """A Redis reply as str."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Presence(Protocol):
@@ -99,8 +94,6 @@ class LocalPresence:
         return self._count
 
 
-PREFIX: Final = "chat:"
-
 # KEYS: presence:<user>, online, server:<me>, servers. ARGV: user, "<me>|<sid>", "<user>|<sid>", me
 _ADD: Final = """
 redis.call('SADD', KEYS[3], ARGV[3])
@@ -157,9 +150,7 @@ class RedisPresence:
     shared = True
 
     def __init__(self, url: str, *, interval: float = 3.0, ttl: float = 9.0) -> None:
-        import redis.asyncio as aioredis
-
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.redis = client(url)
         self.server_id = uuid.uuid4().hex[:16]
         self.interval, self.ttl = interval, ttl
         self._add = self.redis.register_script(_ADD)
@@ -175,10 +166,8 @@ class RedisPresence:
         return (RedisError, OSError)
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
+        with unavailable("presence: "):
             return await script(keys=keys, args=args)
-        except self._errors() as exc:
-            raise StoreUnavailable(f"presence: {exc}") from exc
 
     async def start(self, on_offline: OfflineCallback) -> None:
         self._on_offline = on_offline
@@ -277,16 +266,12 @@ class RedisPresence:
         return await self._raw_remove(user_id, sid)
 
     async def online(self) -> set[str]:
-        try:
+        with unavailable("presence: "):
             return {text(u) for u in await self.redis.smembers(f"{PREFIX}online")}
-        except self._errors() as exc:
-            raise StoreUnavailable(f"presence: {exc}") from exc
 
     async def count(self, user_id: str) -> int:
-        try:
+        with unavailable("presence: "):
             return int(await self.redis.scard(f"{PREFIX}presence:{user_id}"))
-        except self._errors() as exc:
-            raise StoreUnavailable(f"presence: {exc}") from exc
 
     async def socket_count(self) -> int:
         return len(self._local)

@@ -227,6 +227,7 @@ class Harness:
     tmp_path: Path
     store_kind: str
     redis: RedisServer | None = None
+    stock: bool = False  # --stock-transport: the libraries as shipped
     servers: list[Server] = dataclasses.field(default_factory=list)
     peers: list[Peer] = dataclasses.field(default_factory=list)
 
@@ -248,6 +249,7 @@ class Harness:
                 "rate_per_second": 0,
                 "max_handshakes_per_ip": 0,
                 "max_new_users_per_ip": 0,
+                "stock_transport": self.stock,
                 **settings,
             }
         )
@@ -299,8 +301,10 @@ def redis_for(request: pytest.FixtureRequest, store_kind: str) -> RedisServer | 
 async def h(
     request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
 ) -> AsyncIterator[Harness]:
-    """A harness on each store back end."""
-    harness = Harness(tmp_path, store_kind, redis_for(request, store_kind))
+    """A harness on each store back end ("memory-stock": the memory store on
+    --stock-transport, for the modules that run the protocol on both transports)."""
+    kind, _, variant = store_kind.partition("-")
+    harness = Harness(tmp_path, kind, redis_for(request, kind), stock=variant == "stock")
     yield harness
     await harness.close()
 

@@ -16,8 +16,9 @@ import orjson
 import pytest
 import socketio
 
-from chat_server.app import NAMESPACE_KEY, SIO_KEY, prune_idle
+from chat_server.app import NAMESPACE_KEY, SIO_KEY
 from chat_server.config import Config
+from chat_server.upkeep import prune_idle
 from tests.conftest import Harness, Peer, Server, wait_until
 from tests.raw import RawPolling, RawWebsocket
 
@@ -490,3 +491,35 @@ async def test_a_send_whose_connection_drops_midway_is_stored_and_delivered_once
     assert got["content"] == "in flight" and got["from"] == dropper["userID"]
     page = await bob.call("history", {"with": dropper["userID"]})
     assert [m["content"] for m in page["messages"]] == ["in flight"]
+
+
+async def test_a_background_loop_survives_any_error_and_a_store_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One Redis hiccup used to end retention for the life of the process: the loop
+    caught only StoreUnavailable, and Redis's own errors were not mapped."""
+    from chat_server.stores import StoreUnavailable
+    from chat_server.upkeep import retention_loop, supervise
+
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    class Flaky:
+        async def apply_retention(self) -> int:
+            calls.append("x")
+            if len(calls) == 1:
+                raise StoreUnavailable("Redis went away")
+            if len(calls) == 2:
+                raise RuntimeError("a bug, or an error nobody mapped")
+            done.set()
+            return 3
+
+    with caplog.at_level(logging.WARNING):
+        task = asyncio.create_task(
+            supervise("retention", lambda: retention_loop(Flaky(), every=0.01), pause=0.01)  # type: ignore[arg-type]
+        )
+        await asyncio.wait_for(done.wait(), 5)
+        task.cancel()
+    assert len(calls) == 3  # skipped, restarted, then working again
+    assert any("retention skipped" in r.message for r in caplog.records)
+    assert any("retention failed" in r.message for r in caplog.records)

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from chat_server.app import SIO_KEY
-from chat_server.fanout import FastEmit, OrjsonCodec, TextPacket
+from chat_server.transport.emit import FastEmit
+from chat_server.transport.hooks import OrjsonCodec, TextPacket
 from tests.conftest import Harness, Server, wait_until
 from tests.server.test_tutorial_protocol import barrier
 
@@ -68,7 +69,7 @@ async def test_websocket_clients_get_the_lean_read_loop_and_upgrades_still_work(
 ) -> None:
     from engineio.async_socket import AsyncSocket
 
-    from chat_server.fanout import LeanSocket
+    from chat_server.transport.engine import LeanSocket
 
     alice = await h.login(srv, "alice")
     sio = srv.app[SIO_KEY]
@@ -92,7 +93,7 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered_forever(
 ) -> None:
     import socket
 
-    from chat_server import fanout
+    from chat_server.transport import engine as fanout
 
     ours, theirs = socket.socketpair()  # "theirs" never reads
     loop = asyncio.get_running_loop()
@@ -122,7 +123,7 @@ async def test_frames_of_one_pass_leave_in_one_write_in_order() -> None:
     close) sends what is waiting at once; nothing is reordered or lost."""
     import socket
 
-    from chat_server import fanout
+    from chat_server.transport import engine as fanout
 
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
@@ -173,7 +174,7 @@ async def test_frames_of_one_pass_leave_in_one_write_in_order() -> None:
 def test_websocket_frames_are_built_as_rfc6455_says() -> None:
     from engineio.packet import Packet as EioPacket
 
-    from chat_server.fanout import ws_frame
+    from chat_server.transport.frames import ws_frame
 
     for size in (0, 125, 126, 65535, 65536):
         frame = ws_frame(EioPacket(4, "y" * size))

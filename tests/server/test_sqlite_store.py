@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chat_server.stores import UsernameTaken, make_store
 from chat_server.stores.sqlite import SqliteStore
+from chat_server.stores.sqlite_admin import RETENTION_CHUNK
 from chat_server.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.conftest import Harness
 
@@ -180,15 +182,29 @@ async def test_writes_inline_or_on_a_writer_thread(tmp_path: Path, synchronous: 
 
 
 async def test_retention_deletes_in_short_transactions(tmp_path: Path) -> None:
+    """Senders share the writer with retention: it deletes in transactions of at most
+    RETENTION_CHUNK rows, never all at once."""
     store = SqliteStore(tmp_path / "r.db", retention_days=1)
     await store.open()
+    deleted_per_transaction: list[int] = []
+    real_transaction = store.io.transaction
+
+    def counting(work: Any) -> Any:
+        before = store.io.db.total_changes
+        result = real_transaction(work)
+        deleted_per_transaction.append(store.io.db.total_changes - before)
+        return result
+
     try:
         for uid in ("a", "b"):
             await store.create_user(uid, uid, uid.encode() * 32)
-        total = 2 * SqliteStore.RETENTION_CHUNK + 17
+        total = 2 * RETENTION_CHUNK + 17
         await asyncio.gather(*(store.save_message("a", "b", f"m{i}") for i in range(total)))
         latest = (await store.history("a", "b", None, 1)).messages[0]
+        store.io.transaction = counting  # type: ignore[method-assign]
         assert await store.apply_retention(latest.ts + 2 * 86_400_000) == total
+        store.io.transaction = real_transaction  # type: ignore[method-assign]
+        assert deleted_per_transaction == [RETENTION_CHUNK, RETENTION_CHUNK, 17]
         assert (await store.counts())["messages"] == 0
         again = await store.save_message("a", "b", "after")
         assert again.message.id == latest.id + 1  # ids are never reused

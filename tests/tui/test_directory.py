@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chat_server.app import NAMESPACE_KEY, prune_idle
+from chat_server.app import NAMESPACE_KEY
+from chat_server.upkeep import prune_idle
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.state import Delivery
 from tests.conftest import Harness, wait_until

@@ -1,20 +1,14 @@
-"""The Socket.IO and Engine.IO pieces chat-server swaps in for speed.
+"""The Engine.IO and Socket.IO server classes chat-server swaps in (reaches into
+python-engineio, python-socketio and aiohttp; reaches.py lists each with its canary and
+what it buys, docs/performance.md and docs/security.md the figures).
 
-Broadcasts without a task per recipient, websockets without per-frame compression, and
-orjson for JSON. Each is measured in docs/performance.md.
-
-python-socketio's AsyncManager.emit encodes a broadcast once, then creates one asyncio task
-per recipient and waits for them all. A 1,000-user connect storm makes about 500,000 such
-tasks for the ``user connected`` broadcasts alone (docs/performance.md). An Engine.IO
-socket's send only checks the socket and appends to its unbounded queue, so this manager
-does that inline for every recipient.
-
-Relies on python-engineio's AsyncSocket (``closed``, ``last_ping``, ``queue``, ``send``)
-and python-socketio's manager API, pinned in pyproject.toml and covered by every test that
-broadcasts (tests/server/test_tutorial_protocol.py) and by tests/server/test_fanout.py;
-and on python-socketio's ``_handle_event_internal(server, sid, eio_sid, data, namespace,
-id)`` for whether an event asked for an ack (tests/server/test_flood.py answers acked and
-unacked sends differently, so it fails if that call changes).
+- PlainWebSocket: websockets without permessage-deflate (the driver's table).
+- LeanSocket: a websocket read loop without a task per packet, frames written straight to
+  the transport; closes on a cancelled handler, a malformed long-polling body.
+- OutputQueue / EngineServer: output bounded on every transport; disconnects that never
+  wait for a long-polling client to come back.
+- ChatSocketServer: a client whose packet cannot be handled is closed; handlers learn
+  whether an event asked for an ack (limits.ACK_WANTED).
 """
 
 from __future__ import annotations
@@ -22,164 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 import engineio
 import engineio.async_socket
 import engineio.exceptions
-import orjson
 import socketio
 from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
-from socketio import packet
 
 from chat_server.limits import ACK_WANTED
+from chat_server.transport.frames import SLOW_CONSUMER_BYTES, Corker, ws_frame
 
 log = logging.getLogger(__name__)
-
-# a client that reads slower than this much queued output is cut off, not buffered forever
-# (--max-output-buffer; EngineServer.max_output_buffer)
-SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
-
-
-def ws_frame(eio_pkt: Any) -> bytes:
-    """An Engine.IO packet as a complete, unmasked websocket frame (server to client).
-
-    Server frames are not masked, so one broadcast's frame is the same bytes for every
-    recipient: it is built once and written to each transport."""
-    encoded = eio_pkt.encode()
-    if isinstance(encoded, str):
-        opcode, payload = 0x81, encoded.encode()
-    else:
-        opcode, payload = 0x82, encoded
-    n = len(payload)
-    if n < 126:
-        header = bytes((opcode, n))
-    elif n < 65536:
-        header = bytes((opcode, 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((opcode, 127)) + n.to_bytes(8, "big")
-    return header + payload
-
-
-class Corker:
-    """Frames written during one pass of the event loop leave as one write per transport.
-
-    A write to a socket is a system call that also runs the receiver's side of the TCP
-    stack on loopback; under load many messages for the same client are delivered in the
-    same pass (a group commit wakes all their handlers at once), so they are joined and
-    written together when the pass ends (``call_soon``: no timer, no added wait). Frames
-    of one transport keep their order; ``flush`` must run before anything else writes to
-    or closes that transport (LeanSocket does this).
-    """
-
-    MAX_FRAMES = 64
-
-    def __init__(self, limit: int = SLOW_CONSUMER_BYTES) -> None:
-        self.limit = limit
-        self._pending: dict[asyncio.Transport, list[bytes]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def write(self, transport: asyncio.Transport, data: bytes) -> None:
-        frames = self._pending.get(transport)
-        if frames is not None:
-            frames.append(data)
-            if len(frames) >= self.MAX_FRAMES:  # bounded: a long pass flushes early
-                self.flush(transport)
-            return
-        if not self._pending:
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-            loop.call_soon(self.flush_all)
-        self._pending[transport] = [data]
-
-    def flush(self, transport: asyncio.Transport) -> None:
-        """Write out what is waiting for one transport, now."""
-        frames = self._pending.pop(transport, None)
-        if frames is not None:
-            self._write(transport, frames)
-
-    def flush_all(self) -> None:
-        pending, self._pending = self._pending, {}
-        for transport, frames in pending.items():
-            self._write(transport, frames)
-
-    def _write(self, transport: asyncio.Transport, frames: list[bytes]) -> None:
-        if transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > self.limit:
-            log.warning("a client reads too slowly; closing its connection")
-            transport.close()
-            return
-        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
-
-
-class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
-    """AsyncManager whose callback-less emits go straight onto the sockets' queues."""
-
-    async def emit(
-        self,
-        event: str,
-        data: Any,
-        namespace: str,
-        room: Any = None,
-        skip_sid: Any = None,
-        callback: Any = None,
-        to: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        room = to or room
-        if callback is not None or namespace not in self.rooms:
-            await super().emit(
-                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
-            )
-            return
-        if isinstance(data, tuple):
-            args = list(data)
-        elif data is not None:
-            args = [data]
-        else:
-            args = []
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        encoded = self.server.packet_class(
-            packet.EVENT, namespace=namespace, data=[event, *args]
-        ).encode()
-        frames = [
-            eio_packet.Packet(eio_packet.MESSAGE, p)
-            for p in (encoded if isinstance(encoded, list) else [encoded])
-        ]
-        wire = [ws_frame(frame) for frame in frames]  # built once for every recipient
-        eio = self.server.eio
-        sockets = eio.sockets
-        ping_timeout = eio.ping_timeout
-        now = time.time()
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
-            sock = sockets.get(eio_sid)
-            if sock is None or sock.closed:
-                continue
-            if sock.last_ping and now - sock.last_ping > ping_timeout:
-                for frame in frames:  # let Engine.IO close the silent socket its own way
-                    await eio.send_packet(eio_sid, frame)
-                continue
-            if getattr(sock, "transport", None) is not None:
-                for data in wire:
-                    sock.write_frame(data)
-            else:
-                for frame in frames:
-                    sock.queue.put_nowait(frame)
-
-
-class FastRedisEmit(socketio.AsyncRedisManager, FastEmit):  # type: ignore[misc]
-    """The Redis pub/sub manager, delivering to local sockets through FastEmit.
-
-    The method order puts FastEmit.emit right under the pub/sub layer, so an emit is
-    still published to the other processes and delivered locally without tasks.
-    """
 
 
 class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -437,44 +287,3 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if self.lean_sockets and type(sock) is engineio.async_socket.AsyncSocket:
             sock.__class__ = LeanSocket  # the same object, a leaner read loop
         return await super()._handle_eio_connect(eio_sid, environ)
-
-
-class SafePacket(packet.Packet):  # type: ignore[misc]
-    """Socket.IO packets of a protocol without binary data (python-socketio's public
-    ``serializer=`` hook, so the stock paths use it too).
-
-    A client's BINARY_EVENT or BINARY_ACK, or any binary frame, is refused as it is
-    decoded: python-socketio would otherwise collect the attachments such a packet
-    announces in memory, up to a billion of them, until the connection closed
-    (docs/security.md). The packet raises ValueError; ChatSocketServer closes its sender.
-    """
-
-    def decode(self, encoded_packet: Any) -> Any:
-        if not isinstance(encoded_packet, str):
-            raise ValueError("binary data is not part of this protocol")
-        if encoded_packet[:1] in ("5", "6"):  # BINARY_EVENT, BINARY_ACK
-            raise ValueError("binary packets are not part of this protocol")
-        return super().decode(encoded_packet)
-
-
-class TextPacket(SafePacket):
-    """SafePacket, without the search for bytes in what the server sends.
-
-    python-socketio walks every outgoing payload to look for bytes (``data_is_binary``):
-    for each 1,000-entry ``users`` roster of a connect storm that was about 15% of the
-    server's time. This server never sends bytes.
-    """
-
-    uses_binary_events = False
-
-
-class OrjsonCodec:
-    """The json module interface python-socketio and python-engineio call, on orjson."""
-
-    @staticmethod
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj).decode()
-
-    @staticmethod
-    def loads(text: str | bytes, **_: Any) -> Any:
-        return orjson.loads(text)
