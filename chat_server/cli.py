@@ -9,11 +9,8 @@ import gc
 import logging
 import os
 import signal
-import socket
 import ssl
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -160,85 +157,6 @@ def tune_switching() -> None:
     sys.setswitchinterval(0.0002)
 
 
-def _wait_accepting(
-    host: str, port: int, workers: list[subprocess.Popen[bytes]], stopped: Any, timeout: float = 60
-) -> bool:
-    """Wait until a worker accepts connections on the port (False: all died, or stopped)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stopped():
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            if all(w.poll() is not None for w in workers):
-                log.error("every worker exited before listening")
-                return False
-            time.sleep(0.05)
-    return False
-
-
-def run_workers(config: Config, argv: Sequence[str]) -> int:
-    """The --workers master: N chat-server processes on one port (SO_REUSEPORT), each
-    restarted when it dies, all stopped on SIGINT/SIGTERM. It serves nothing itself."""
-    # hold the port (with SO_REUSEPORT, not listening) so that port 0 means one port
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    holder.bind((config.host, config.port))
-    port = holder.getsockname()[1]
-    command = [sys.executable, "-m", "chat_server", *argv]
-    command += ["--port", str(port), "--workers", "1", "--reuse-port"]
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    workers = [subprocess.Popen(command) for _ in range(config.workers)]
-    if not _wait_accepting(config.host, port, workers, lambda: stopping):
-        stopping = True
-    else:
-        print(
-            f"chat-server {__version__} listening on {config.scheme}://{config.host}:{port} "
-            f"({config.workers} workers)",
-            flush=True,
-        )
-        print(f"store: {redact_url(config.store)}", flush=True)
-    started = [time.monotonic()] * len(workers)
-    quick_deaths = [0] * len(workers)
-    restart_at: list[float | None] = [None] * len(workers)
-    while not stopping:
-        now = time.monotonic()
-        for i, proc in enumerate(workers):
-            if restart_at[i] is not None:
-                if now >= (restart_at[i] or 0):
-                    workers[i], started[i], restart_at[i] = subprocess.Popen(command), now, None
-                continue
-            code = proc.poll()
-            if code is None:
-                continue
-            # a worker that dies soon after starting is restarted ever more slowly
-            quick_deaths[i] = quick_deaths[i] + 1 if now - started[i] < 10 else 0
-            delay = min(10.0, 0.25 * 2 ** quick_deaths[i]) if quick_deaths[i] else 0.0
-            log.warning("worker %d exited with %s; restarting in %.1fs", proc.pid, code, delay)
-            restart_at[i] = now + delay
-        time.sleep(0.1)
-    print("shutting down", flush=True)
-    for proc in workers:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + 15
-    for proc in workers:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    holder.close()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chat-server`` and ``python -m chat_server``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -255,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # aiohttp's access log lines carry nothing secret but are noise at info level
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if config.workers > 1:
+        from chat_server.workers import run_workers
+
         return run_workers(config, argv)
     off = levers_off()
     if "gc" not in off:

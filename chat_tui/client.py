@@ -160,63 +160,71 @@ class ChatClient:
             self._running.set()
 
     async def _run(self) -> None:
-        attempt = 0
+        attempt = 0  # attempts since the last success
         while not self._stopped:
             if not self.auth:
-                await self._sleep(3600)
+                await self._sleep(3600)  # until login() gives credentials
                 continue
-            sio = self._new_client()
-            refused: list[dict[str, Any]] = []
-            lost = asyncio.Event()
-            # sio.wait() would notice a lost link a second late; this hears it at once
-            sio.on("disconnect", lambda *_, lost=lost: lost.set())
-            sio.on("connect_error", self._refusal_recorder(refused))
-            self.post(m.Connecting(attempt + 1))
-            try:
-                await self._connect(sio)
-            except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
-                too_big = self._too_big(sio)
-                await self._close(sio)
-                if self._stopped:
-                    return
-                if too_big:
-                    await self._give_up_on_size()
-                    attempt = 0
-                    continue
-                message = str(refused[-1].get("message", "")) if refused else ""
-                if message == p.INVALID_USERNAME:
-                    data = refused[-1].get("data")
-                    reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
-                    self.auth = {}
-                    self.post(m.Refused(message, safe_reason(reason)))
-                    attempt = 0
-                    continue
-                attempt += 1
-                delay = backoff_delay(attempt)
-                why = safe_reason(message or str(exc) or "unreachable")
-                self.post(m.Retrying(attempt, delay, why))
-                await self._sleep(delay)
-                continue
-            if self._stopped:
-                await self._close(sio)
-                return
-            attempt = 0
-            self.sio, self._lost = sio, lost
-            self.post(m.Connected())
-            await lost.wait()
-            self.sio = None
-            too_big = self._too_big(sio)
+            attempt = await self._attempt(attempt)
+
+    async def _attempt(self, attempt: int) -> int:
+        """One connection attempt, and the connection while it lasts; returns the number
+        of failed attempts so far (0 after a connection, or a refusal)."""
+        sio = self._new_client()
+        refused: list[dict[str, Any]] = []
+        lost = asyncio.Event()
+        # sio.wait() would notice a lost link a second late; this hears it at once
+        sio.on("disconnect", lambda *_: lost.set())
+        sio.on("connect_error", self._refusal_recorder(refused))
+        self.post(m.Connecting(attempt + 1))
+        try:
+            await self._connect(sio)
+        except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
+            return await self._failed(sio, refused, str(exc), attempt + 1)
+        if self._stopped:
             await self._close(sio)
-            if self._stopped:
-                return
-            self.post(m.Disconnected())
-            if too_big:
-                await self._give_up_on_size()
-                continue
-            attempt = 1
-            delay = backoff_delay(attempt)
-            self.post(m.Retrying(attempt, delay, "connection lost"))
-            await self._sleep(delay)
+            return 0
+        self.sio, self._lost = sio, lost
+        self.post(m.Connected())
+        await lost.wait()
+        self.sio = None
+        too_big = self._too_big(sio)
+        await self._close(sio)
+        if self._stopped:
+            return 0
+        self.post(m.Disconnected())
+        if too_big:
+            await self._give_up_on_size()
+            return 0
+        await self._retry_later(1, "connection lost")
+        return 1
+
+    async def _failed(
+        self, sio: socketio.AsyncClient, refused: list[dict[str, Any]], error: str, attempt: int
+    ) -> int:
+        """A connect that did not succeed: a refusal of the credentials (ask the user),
+        a frame too big (stop), or anything else (retry after a while)."""
+        too_big = self._too_big(sio)
+        await self._close(sio)
+        if self._stopped:
+            return 0
+        if too_big:
+            await self._give_up_on_size()
+            return 0
+        message = str(refused[-1].get("message", "")) if refused else ""
+        if message == p.INVALID_USERNAME:
+            data = refused[-1].get("data")
+            reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
+            self.auth = {}
+            self.post(m.Refused(message, safe_reason(reason)))
+            return 0
+        await self._retry_later(attempt, message or error or "unreachable")
+        return attempt
+
+    async def _retry_later(self, attempt: int, why: str) -> None:
+        delay = backoff_delay(attempt)
+        self.post(m.Retrying(attempt, delay, safe_reason(why)))
+        await self._sleep(delay)
 
     @staticmethod
     def _too_big(sio: socketio.AsyncClient) -> bool:

@@ -143,6 +143,31 @@ class Peer:
             await self.sio.disconnect()
 
 
+async def barrier(peer: Peer) -> None:
+    """Round trip through ``peer``'s socket: every event queued for it before this call
+    has been received when it returns (one socket's packets are delivered in order)."""
+    await peer.call("history", {"with": peer.user_id, "limit": 1})
+
+
+async def register(url: str, name: str) -> tuple[str, str]:
+    """Log a new user in once and leave; returns its sessionID and userID."""
+    peer = Peer(url, name)
+    await peer.connect({"username": name})
+    await peer.close()
+    return peer.session_id, peer.user_id
+
+
+async def full_history(peer: Peer, with_id: str) -> list[dict[str, Any]]:
+    page = await peer.call("history", {"with": with_id, "limit": 200})
+    messages = page["messages"]
+    while page["hasMore"]:
+        page = await peer.call(
+            "history", {"with": with_id, "limit": 200, "before": messages[0]["id"]}
+        )
+        messages = page["messages"] + messages
+    return messages
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -283,9 +308,24 @@ class Harness:
             await srv.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+ALL_STORES = ("memory", "sqlite", "redis")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "stores(*kinds): the store back ends a test's harness runs on (default: memory, "
+        "sqlite, redis; 'memory-stock': memory on --stock-transport)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``store_kind`` (and so the ``h`` harness) runs once per store the test's
+    ``stores`` mark names, every store without one. Tests of the transport, the
+    handshake or the limits use ``hm`` (memory, once); durability ``hs`` (SQLite)."""
+    if "store_kind" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("stores")
+        metafunc.parametrize("store_kind", list(marker.args) if marker else ALL_STORES)
 
 
 def redis_for(request: pytest.FixtureRequest, store_kind: str) -> RedisServer | None:
@@ -315,6 +355,14 @@ async def hs(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = Harness(tmp_path, "sqlite")
     yield harness
     await harness.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own: the test stops and starts it."""
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

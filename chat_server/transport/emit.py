@@ -43,21 +43,9 @@ class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
             )
             return
-        if isinstance(data, tuple):
-            args = list(data)
-        elif data is not None:
-            args = [data]
-        else:
-            args = []
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        encoded = self.server.packet_class(
-            packet.EVENT, namespace=namespace, data=[event, *args]
-        ).encode()
-        frames = [
-            eio_packet.Packet(eio_packet.MESSAGE, p)
-            for p in (encoded if isinstance(encoded, list) else [encoded])
-        ]
+        frames = self._frames(event, data, namespace)
         wire = [ws_frame(frame) for frame in frames]  # built once for every recipient
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         eio = self.server.eio
         sockets = eio.sockets
         ping_timeout = eio.ping_timeout
@@ -78,6 +66,23 @@ class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
             else:
                 for frame in frames:
                     sock.queue.put_nowait(frame)
+
+
+    def _frames(self, event: str, data: Any, namespace: str) -> list[Any]:
+        """The Engine.IO packets of one event, encoded once."""
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        encoded = self.server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        return [
+            eio_packet.Packet(eio_packet.MESSAGE, p)
+            for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
 
 
 class FastRedisEmit(socketio.AsyncRedisManager, FastEmit):  # type: ignore[misc]

@@ -10,16 +10,17 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-NAME_MIN, NAME_MAX = 3, 32
+from chat_server import protocol as p
 
 
 def check_username(raw: str) -> str | None:
-    """Why a username cannot be used, or None when it can (3 to 32 characters, trimmed)."""
-    name = raw.strip()
-    if len(name) < NAME_MIN:
-        return f"at least {NAME_MIN} characters, please"
-    if len(name) > NAME_MAX:
-        return f"at most {NAME_MAX} characters, please"
+    """Why a username cannot be used, or None when it can: the server's own rule
+    (protocol.validate_username), so the client never refuses what the server takes, nor
+    sends what it would refuse."""
+    try:
+        p.validate_username(raw)
+    except p.ProtocolError as exc:
+        return exc.reason
     return None
 
 
@@ -42,7 +43,8 @@ class LoginScreen(Screen[None]):
             yield Static(Text(self.notice), id="login-notice")
             yield Input(value=self.username, placeholder="your name", id="username")
             yield Static(Text(""), id="login-error")
-            yield Static(Text("Enter to join · 3 to 32 characters · Ctrl+Q quits"), id="login-hint")
+            hint = f"Enter to join · up to {p.USERNAME_MAX} characters · Ctrl+Q quits"
+            yield Static(Text(hint), id="login-hint")
 
     def on_mount(self) -> None:
         self.query_one("#login-notice", Static).display = bool(self.notice)

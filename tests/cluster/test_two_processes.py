@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -13,16 +13,7 @@ import pytest
 
 from chat_tui import messages
 from chat_tui.client import ChatClient
-from tests.conftest import Harness, Peer, Proc, RedisServer, wait_until
-from tests.server.test_tutorial_protocol import barrier
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own: the test stops and starts it."""
-    server = RedisServer(tmp_path / "redis")
-    yield server
-    server.stop()
+from tests.conftest import Harness, Peer, Proc, RedisServer, barrier, wait_until
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import signal
 
 import aiohttp
 
-from tests.cluster.test_two_processes import own_redis  # noqa: F401 - fixture
 from tests.conftest import Peer, Proc, RedisServer
 
 
@@ -22,7 +21,7 @@ async def pids_behind(url: str, want: int, tries: int = 300) -> set[int]:
     return seen
 
 
-async def test_workers_share_a_port_restart_and_stop(own_redis: RedisServer) -> None:  # noqa: F811
+async def test_workers_share_a_port_restart_and_stop(own_redis: RedisServer) -> None:
     proc = await Proc.start("--store", own_redis.url, "--workers", "2", "--health-details")
     try:
         first = await pids_behind(proc.url, 2)

@@ -18,10 +18,7 @@ from tests.tui.conftest import chat_ready, running, session_file
 
 MESSAGES = 60
 
-
-@pytest.fixture(params=["sqlite"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.stores("sqlite")
 
 
 async def test_random_cuts_and_delays_lose_and_double_nothing(

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Peer, Proc, RedisServer, wait_until
-from tests.faults.test_server_killed import full_history, register
+from tests.conftest import Peer, Proc, RedisServer, full_history, register, wait_until
 
 SENDERS = 20
 PER_SENDER = 30

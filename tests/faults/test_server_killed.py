@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Any
 
-from tests.conftest import Peer, Proc, wait_until
+from tests.conftest import Peer, Proc, full_history, register, wait_until
 
 SENDERS = 20
 
@@ -28,25 +27,6 @@ async def send_until_it_fails(
         assert "message" in ack, ack
         acked.append(n)
         n += 1
-
-
-async def register(url: str, name: str) -> tuple[str, str]:
-    """Log a new user in once and leave; returns its sessionID and userID."""
-    peer = Peer(url, name)
-    await peer.connect({"username": name})
-    await peer.close()
-    return peer.session_id, peer.user_id
-
-
-async def full_history(peer: Peer, with_id: str) -> list[dict[str, Any]]:
-    page = await peer.call("history", {"with": with_id, "limit": 200})
-    messages = page["messages"]
-    while page["hasMore"]:
-        page = await peer.call(
-            "history", {"with": with_id, "limit": 200, "before": messages[0]["id"]}
-        )
-        messages = page["messages"] + messages
-    return messages
 
 
 async def test_kill_9_under_load_loses_and_doubles_nothing(tmp_path: Path) -> None:

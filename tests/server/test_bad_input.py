@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Harness, Peer, Server
-from tests.server.test_tutorial_protocol import barrier
+from tests.conftest import Harness, Peer, Server, barrier
 
 BOB = "<bob>"  # replaced by bob's userID
 

@@ -173,3 +173,9 @@ def test_passwords_in_store_urls_are_not_printed() -> None:
     assert redact_url("redis://:hunter2@host:6379/0") == "redis://:***@host:6379/0"
     assert redact_url("redis://me:hunter2@host/0") == "redis://me:***@host/0"
     assert redact_url("memory://") == "memory://"
+
+
+def test_a_worker_that_keeps_dying_young_is_restarted_ever_more_slowly() -> None:
+    from chat_server.workers import restart_delay
+
+    assert [restart_delay(n) for n in range(8)] == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]

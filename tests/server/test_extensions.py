@@ -7,15 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Harness, Login, Server
-from tests.server.test_tutorial_protocol import barrier
+from tests.conftest import Harness, Login, Server, barrier
 
-
-@pytest.fixture(params=["memory", "sqlite", "redis", "memory-stock"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """Every store, and the stock transport (--stock-transport) on one of them: the
-    protocol holds on the libraries as shipped too."""
-    return str(request.param)
+# every store, and the stock transport (--stock-transport) on one of them: the protocol
+# holds on the libraries as shipped too
+pytestmark = pytest.mark.stores("memory", "sqlite", "redis", "memory-stock")
 
 
 async def test_messages_carry_increasing_ids_and_server_timestamps(login: Login) -> None:

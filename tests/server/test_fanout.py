@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,8 +13,9 @@ import pytest
 from chat_server.app import SIO_KEY
 from chat_server.transport.emit import FastEmit
 from chat_server.transport.hooks import OrjsonCodec, TextPacket
-from tests.conftest import Harness, Server, wait_until
-from tests.server.test_tutorial_protocol import barrier
+from tests.conftest import Harness, Server, barrier, wait_until
+
+pytestmark = pytest.mark.stores("memory")  # the transport: once, on the memory store
 
 
 async def test_websocket_compression_is_not_negotiated(srv: Server) -> None:
@@ -40,9 +42,21 @@ async def test_a_broadcast_reaches_many_sockets_once_each_without_tasks(
 ) -> None:
     peers = [await h.login(srv, f"u{i}") for i in range(30)]
     sio = srv.app[SIO_KEY]
-    before = len(asyncio.all_tasks())
-    await sio.emit("user disconnected", "someone", skip_sid=None)
-    assert len(asyncio.all_tasks()) <= before  # no task per recipient
+    loop = asyncio.get_running_loop()
+    created: list[object] = []
+    default = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kw) if default is None else default(loop, coro, **kw)
+
+    loop.set_task_factory(counting)
+    try:
+        # the stock manager makes (and awaits) one task per recipient: 30 here
+        await sio.emit("user disconnected", "someone", skip_sid=None)
+    finally:
+        loop.set_task_factory(default)
+    assert created == []  # no task per recipient
     for p in peers:
         await barrier(p)
         assert p.of("user disconnected") == ["someone"]
@@ -82,7 +96,12 @@ async def test_websocket_clients_get_the_lean_read_loop_and_upgrades_still_work(
     (got,) = await bob.wait_for("private message")
     assert got["content"] == "to the upgraded"
     assert bob.sio.transport() == "websocket"
-    # the swap happens at connect; an upgraded socket runs the library's handler
+    # websockets from the start write frames straight to their transport; a socket that
+    # upgraded from long-polling runs python-engineio's handler (queue and writer task)
+    direct = {
+        isinstance(s, LeanSocket) and s.transport is not None for s in sio.eio.sockets.values()
+    }
+    assert direct == {True, False}
     assert all(isinstance(s, AsyncSocket) for s in sio.eio.sockets.values())
     ack = await bob.call("private message", {"content": "and back", "to": alice.user_id})
     assert "message" in ack

@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from chat_server.limits import TokenBuckets
 from tests.conftest import Harness, Peer, wait_until
+
+pytestmark = pytest.mark.stores(
+    "memory"
+)  # flood control lives in each process, not in the store: once
 
 
 def test_token_bucket_burst_then_rate() -> None:

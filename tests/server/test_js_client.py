@@ -16,6 +16,8 @@ from tests.conftest import Harness, Server
 
 JS = Path(__file__).resolve().parents[1] / "js"
 
+pytestmark = pytest.mark.stores("memory")  # wire compatibility does not depend on the store: once
+
 
 @pytest.fixture(scope="session")
 def js_client() -> Path:

@@ -8,8 +8,7 @@ import random
 from typing import Any
 
 from chat_server.stores import Saved, Store, make_store
-from tests.conftest import Harness, wait_until
-from tests.server.test_tutorial_protocol import barrier
+from tests.conftest import Harness, barrier, wait_until
 
 
 class SlowStore:

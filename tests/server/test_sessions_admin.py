@@ -9,11 +9,9 @@ import pytest
 
 from tests.conftest import Harness, wait_until
 
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """Stores that another process can reach (memory:// lives inside its server)."""
-    return str(request.param)
+pytestmark = pytest.mark.stores(
+    "sqlite", "redis"
+)  # stores another process can reach (memory:// lives inside its server)
 
 
 async def sessions(*args: str) -> tuple[int, str, str]:

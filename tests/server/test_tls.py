@@ -19,6 +19,8 @@ from chat_tui.session_file import SessionFile
 from tests.conftest import Harness, Peer, Proc, wait_until
 from tests.tui.conftest import chat_ready, delivered, running
 
+pytestmark = pytest.mark.stores("sqlite")
+
 
 @pytest.fixture
 def cert(tmp_path: Path) -> tuple[Path, Path]:
@@ -57,11 +59,6 @@ async def trusting(cert: tuple[Path, Path]) -> AsyncIterator[aiohttp.ClientSessi
     context = ssl.create_default_context(cafile=str(cert[0]))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
         yield http
-
-
-@pytest.fixture(params=["sqlite"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 async def test_clients_talk_over_wss_and_an_untrusting_client_is_refused(

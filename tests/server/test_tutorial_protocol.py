@@ -8,23 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Harness, Login, Peer, Server, wait_until
+from tests.conftest import Harness, Login, Server, barrier, wait_until
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "memory-stock"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """Every store, and the stock transport (--stock-transport) on one of them: the
-    protocol holds on the libraries as shipped too."""
-    return str(request.param)
-
-
-async def barrier(peer: Peer) -> None:
-    """Round trip through ``peer``'s socket: every event queued for it before this call
-    has been received when it returns (one socket's packets are delivered in order)."""
-    await peer.call("history", {"with": peer.user_id, "limit": 1})
+# every store, and the stock transport (--stock-transport) on one of them: the protocol
+# holds on the libraries as shipped too
+pytestmark = pytest.mark.stores("memory", "sqlite", "redis", "memory-stock")
 
 
 def tutorial_fields(msg: dict[str, Any]) -> dict[str, Any]:

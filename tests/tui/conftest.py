@@ -109,9 +109,3 @@ def make_app(h: Harness) -> MakeApp:
         return RecordingApp(ChatClient(url, cafile=cafile), sf, **kw)
 
     return make
-
-
-@pytest.fixture(params=["sqlite"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """TUI tests run on the default store only (the server suite covers both)."""
-    return str(request.param)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
@@ -30,6 +32,9 @@ from tests.tui.conftest import (
     visible_lines,
 )
 
+# TUI tests run on the default store only (the server suite covers every store)
+pytestmark = pytest.mark.stores("sqlite")
+
 
 async def test_first_login_writes_a_private_session_file_that_the_next_start_reuses(
     h: Harness, srv: Server, make_app: MakeApp, tmp_path: Path
@@ -38,9 +43,11 @@ async def test_first_login_writes_a_private_session_file_that_the_next_start_reu
     app = make_app(srv.url, sf)
     async with running(app) as pilot:
         assert isinstance(app.screen, LoginScreen)
-        await pilot.press(*"ab", "enter")
-        assert "at least 3" in str(app.screen.query_one("#login-error").render())
-        await pilot.press("backspace", "backspace", *"  alice  ", "enter")
+        await pilot.press(*"  ", "enter")  # the server's rule, checked before sending
+        assert "username required" in str(app.screen.query_one("#login-error").render())
+        await pilot.press(*"x" * 33, "enter")
+        assert "username too long" in str(app.screen.query_one("#login-error").render())
+        await pilot.press(*["backspace"] * 35, *"  alice  ", "enter")
         await chat_ready(app, "alice (yourself)")
         user_id = app.state.self_id
     data = read_json(sf.path)
@@ -274,8 +281,15 @@ async def test_keys_switcher_help_newlines_and_recall(
         composer.clear()
         app.screen.query_one(Composer).focus()
         await pilot.press("enter")  # empty: nothing is sent
-        await carol.sio.call("history", {"with": carol.user_id})
-        assert len(carol.of("private message")) == 1
+        assert not app.outbox
+        # a barrier through amy's own connection: her messages arrive in order, so an
+        # empty one sent by mistake would arrive before this one
+        await pilot.press(*"after", "enter")
+        await carol.wait_for("private message", 2)
+        assert [m["content"] for m in carol.of("private message")] == [
+            "line one\nline two\n3",
+            "after",
+        ]
         await bob.send(app.state.self_id or "", "ding")
         await wait_until(lambda: app.state.contacts[bob.user_id].unread == 1, "unread")
         assert app.bells == 0  # --no-bell
@@ -299,8 +313,12 @@ async def test_a_pasted_multi_line_text_is_one_message(
         await pilot.press("enter")
         (got,) = await bob.wait_for("private message")
         assert got["content"] == "first line\nsecond line\nthird"
-        await bob.sio.call("history", {"with": bob.user_id})
-        assert len(bob.of("private message")) == 1
+        await pilot.press(*"after", "enter")  # a barrier through amy's connection
+        await bob.wait_for("private message", 2)
+        assert [m["content"] for m in bob.of("private message")] == [
+            "first line\nsecond line\nthird",
+            "after",
+        ]
 
 
 async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chat_server.app import NAMESPACE_KEY
 from chat_server.upkeep import prune_idle
 from chat_tui.screens.switcher import SwitcherScreen
@@ -18,6 +20,9 @@ from tests.tui.conftest import (
     running,
     session_file,
 )
+
+# TUI tests run on the default store only (the server suite covers every store)
+pytestmark = pytest.mark.stores("sqlite")
 
 
 async def test_ctrl_k_finds_people_beyond_the_roster_in_the_directory(

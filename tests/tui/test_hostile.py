@@ -8,6 +8,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pytest
+
 from chat_server.protocol import BIDI_CONTROLS
 from chat_tui import messages as m
 from chat_tui.app import ChatApp
@@ -28,6 +30,9 @@ C1 = "\x9b31m\x9d0;title\x9c"  # the same, as 8-bit C1 controls
 BIDI = "\u202etxt.exe"  # right-to-left override
 HOSTILE = [OSC52, OSC8, CLEAR, C1, BIDI, "bell\x07", "nul\x00", "del\x7f"]
 EVIL = "e0000000000000e1"
+
+# TUI tests run on the default store only (the server suite covers every store)
+pytestmark = pytest.mark.stores("sqlite")
 
 
 def forbidden(text: str) -> list[str]:

@@ -1,0 +1,49 @@
+"""What every part of the app shares: the connection, the state, the files, the signals
+screens draw from, and the connection's status. ChatApp (app.py) is built from this base
+and its parts: inbound.py applies what the server says, outgoing.py sends what the user
+writes."""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from chat_tui.changes import Changes, ConversationChange, LinkState, Shown, Status
+from chat_tui.client import Link
+from chat_tui.outbox import Outbox
+from chat_tui.session_file import Session, SessionFile
+from chat_tui.state import ChatMessage, ChatState
+
+
+class AppBase(App[None]):
+    """The app's shared parts; never run on its own."""
+
+    client: Link
+    server_url: str
+    session_file: SessionFile
+    outbox: Outbox
+    state: ChatState
+    changes: Changes
+    status: Status
+    session: Session | None
+    server_acks: bool  # the server speaks chat-server's extensions
+    bell_on: bool
+
+    @property
+    def exiting(self) -> bool:
+        """True from the moment the app starts to quit: nothing is drawn any more."""
+        raise NotImplementedError
+
+    def open_conversation(self, user_id: str) -> None:
+        raise NotImplementedError
+
+    def kick_outbox(self) -> None:
+        raise NotImplementedError
+
+    def _conversation_changed(
+        self, user_id: str, how: Shown, msg: ChatMessage | None = None, count: int = 0
+    ) -> None:
+        self.changes.conversation.publish(ConversationChange(user_id, how, msg, count))
+
+    def _set_status(self, link: LinkState, detail: str) -> None:
+        self.status = Status(link, detail)
+        self.changes.status.publish(self.status)

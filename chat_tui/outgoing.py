@@ -1,0 +1,121 @@
+"""What the user writes, sent through the outbox, and older pages fetched (a part of
+ChatApp)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from textual import on, work
+
+from chat_server import protocol as p
+from chat_tui import wire
+from chat_tui.app_base import AppBase
+from chat_tui.changes import Shown
+from chat_tui.outbox import OutboxItem
+from chat_tui.state import Ack, Delivery
+from chat_tui.widgets.composer import Composer
+from chat_tui.widgets.conversation import ConversationView
+
+HISTORY_PAGE = 50
+HELD_NOTICE_EVERY_S = 15.0
+
+
+class Outgoing(AppBase):
+    """The user's side of the conversation."""
+
+    _flushing: bool
+    _last_held_notice: float  # monotonic time of the last "held back" notice
+
+    # -- sending ----------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def send_message(self, event: Composer.Submitted) -> None:
+        to = self.state.open_id
+        if to is None or self.state.self_id is None:
+            self.notify("Pick a conversation first.", severity="warning", markup=False)
+            return
+        item = OutboxItem(uuid.uuid4().hex, to, event.text)
+        self.outbox.add(item)
+        self.state.add_own(to, event.text, item.client_id, ts=int(time.time() * 1000))
+        self._conversation_changed(to, Shown.APPENDED)
+        self.kick_outbox()
+
+    def kick_outbox(self) -> None:
+        if not self._flushing and self.outbox and self.client.connected and not self.exiting:
+            self._flushing = True
+            self.flush_outbox()
+
+    @work(group="outbox")
+    async def flush_outbox(self) -> None:
+        """Send the outbox in order (outbox.Outbox.drain); a lost link leaves the rest for
+        the next connection."""
+        try:
+            await self.outbox.drain(self._send, self._settled, self._held_back)
+        finally:
+            self._flushing = False
+        if self.outbox and self.client.connected:
+            self.kick_outbox()
+
+    async def _send(self, item: OutboxItem) -> Ack:
+        if not self.server_acks:  # the tutorial's server: no acks, no clientId
+            await self.client.emit(
+                p.PRIVATE_MESSAGE, wire.send_payload(item.to, item.content, None)
+            )
+            return Ack()
+        payload = wire.send_payload(item.to, item.content, item.client_id)
+        return wire.parse_send_ack(await self.client.call(p.PRIVATE_MESSAGE, payload))
+
+    def _settled(self, item: OutboxItem, ack: Ack) -> None:
+        msg = self.state.acknowledge(item.to, item.client_id, ack)
+        if msg is not None:
+            self._conversation_changed(item.to, Shown.CHANGED, msg)
+
+    def _held_back(self, ack: Ack) -> None:
+        """Say once in a while why messages stay pending (they go out by themselves)."""
+        now = time.monotonic()
+        if now - self._last_held_notice < HELD_NOTICE_EVERY_S:
+            return
+        self._last_held_notice = now
+        if ack.error == p.ERR_RATE_LIMITED:
+            text = "Sending faster than the server allows: the rest follow at its pace."
+        else:
+            text = "The server cannot store messages right now: retrying by itself."
+        self.notify(text, title="Held back", timeout=4, markup=False)
+
+    def action_retry(self) -> None:
+        contact = self.state.contacts.get(self.state.open_id or "")
+        if contact is None:
+            return
+        for msg in contact.messages:
+            if msg.delivery is Delivery.FAILED and msg.client_id is not None:
+                self.state.retry(contact.user_id, msg.client_id)
+                self.outbox.add(OutboxItem(msg.client_id, contact.user_id, msg.content))
+                self._conversation_changed(contact.user_id, Shown.CHANGED, msg)
+        self.kick_outbox()
+
+    # -- history ----------------------------------------------------------------------
+
+    @on(ConversationView.NeedOlder)
+    def need_older(self, event: ConversationView.NeedOlder) -> None:
+        self.load_older(event.user_id)
+
+    @work(group="history", exclusive=True)
+    async def load_older(self, user_id: str) -> None:
+        contact = self.state.contacts.get(user_id)
+        oldest = (
+            next((msg.id for msg in contact.messages if msg.id is not None), None)
+            if contact
+            else None
+        )
+        count = 0
+        if contact is not None and self.server_acks:
+            try:
+                ack = await self.client.call(
+                    p.HISTORY, {"with": user_id, "before": oldest, "limit": HISTORY_PAGE}
+                )
+            except (ConnectionError, TimeoutError):
+                ack = None
+            if (page := wire.parse_history_ack(ack)) is not None:
+                count = self.state.prepend_history(user_id, *page)
+        self._conversation_changed(user_id, Shown.PREPENDED, count=count)
