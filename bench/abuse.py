@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from probe import ServerProcess, client_from, login, quiet_pair, summary
+from probe import ServerProcess, client_from, login, quiet_pair, session_of, summary
 
 SEP = "\x1e"
 
@@ -127,23 +127,6 @@ async def attack_lockout(url: str, _seconds: float) -> str:
     await again.disconnect()
     got = f"{size[0]:,} bytes" if size else "none"
     return f"the victim logs in with a stock client: {ok}; their users event: {got}"
-
-
-async def session_of(url: str, name: str, address: str) -> tuple[str, str]:
-    """A new user's sessionID and userID."""
-    sio = client_from(address)
-    got: dict[str, str] = {}
-    have = asyncio.Event()
-
-    def on_session(data: dict[str, str]) -> None:
-        got.update(data)
-        have.set()
-
-    sio.on("session", on_session)
-    await sio.connect(url, auth={"username": name}, transports=["websocket"])
-    await asyncio.wait_for(have.wait(), 10)
-    await sio.disconnect()
-    return got["sessionID"], got["userID"]
 
 
 async def attack_signup(url: str, seconds: float) -> str:

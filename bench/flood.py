@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from probe import ServerProcess, login, quiet_pair, summary
+from probe import ServerProcess, login, quiet_pair, session_of, summary
 
 
 async def flood(url: str, victim_id: str, session_id: str, tabs: int, each: int) -> list[object]:
@@ -45,7 +45,7 @@ async def main_async(store: str, quiet: int) -> None:
         victim, victim_id = await login(server.url, "victim")
         received = [0]
         victim.on("private message", lambda _m: received.__setitem__(0, received[0] + 1))
-        mallory = await asyncio_session(server.url)
+        mallory, _ = await session_of(server.url, "mallory")
         tabs = await flood(server.url, victim_id, mallory, tabs=4, each=150)
         flooded = await quiet_pair(server.url, quiet)
         print(f"store {store}, {quiet} quiet messages each run")
@@ -61,25 +61,6 @@ async def main_async(store: str, quiet: int) -> None:
         await victim.disconnect()
     finally:
         server.stop()
-
-
-async def asyncio_session(url: str) -> str:
-    """A new user's sessionID (its connections then share its rate bucket)."""
-    import socketio
-
-    sio = socketio.AsyncClient(reconnection=False)
-    got: dict[str, str] = {}
-    have = asyncio.Event()
-
-    def on_session(data: dict[str, str]) -> None:
-        got.update(data)
-        have.set()
-
-    sio.on("session", on_session)
-    await sio.connect(url, auth={"username": "mallory"}, transports=["websocket"])
-    await asyncio.wait_for(have.wait(), 10)
-    await sio.disconnect()
-    return got["sessionID"]
 
 
 def main() -> None:

@@ -23,30 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from probe import cpu_s, free_port, rss_mb
+
 LEVERS = ["fanout", "compression", "orjson", "uvloop", "gc", "leanread", "textpacket", "switch"]
 SCENARIOS = {
     "throughput": ["--users", "50", "--messages", "400", "--window", "4"],
     "storm": ["--users", "1000", "--rate", "1000", "--seconds", "8"],
 }
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_s(pid: int) -> float:
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def run(off: list[str], scenario: str, loadgen: Path, tmp: Path) -> dict[str, float]:

@@ -4,6 +4,7 @@ of users whose message latency shows what a load or an attack does to everyone e
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -22,6 +23,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds a process has used so far."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -78,10 +85,10 @@ def client_from(address: str | None) -> socketio.AsyncClient:
     )
 
 
-async def login(
-    url: str, name: str, transport: str = "websocket", address: str | None = None
-) -> tuple[Any, str]:
-    """A connected python-socketio client and its userID."""
+async def connect_user(
+    url: str, auth: dict[str, str], transport: str = "websocket", address: str | None = None
+) -> tuple[Any, dict[str, str]]:
+    """A connected python-socketio client and its session ({sessionID, userID})."""
     sio = client_from(address)
     session: dict[str, str] = {}
     got = asyncio.Event()
@@ -94,11 +101,26 @@ async def login(
     sio.on("session", on_session)
     sio.on("connect_error", refusals.append)
     try:
-        await sio.connect(url, auth={"username": name}, transports=[transport], wait_timeout=10)
+        await sio.connect(url, auth=auth, transports=[transport], wait_timeout=10)
     except socketio.exceptions.ConnectionError as exc:
-        raise ConnectionError(f"{name} refused: {refusals or exc}") from None
+        raise ConnectionError(f"{auth} refused: {refusals or exc}") from None
     await asyncio.wait_for(got.wait(), 10)
+    return sio, session
+
+
+async def login(
+    url: str, name: str, transport: str = "websocket", address: str | None = None
+) -> tuple[Any, str]:
+    """A new user, connected: the client and its userID."""
+    sio, session = await connect_user(url, {"username": name}, transport, address)
     return sio, session["userID"]
+
+
+async def session_of(url: str, name: str, address: str | None = None) -> tuple[str, str]:
+    """A new user's sessionID and userID (logged in once, then gone)."""
+    sio, session = await connect_user(url, {"username": name}, address=address)
+    await sio.disconnect()
+    return session["sessionID"], session["userID"]
 
 
 async def quiet_pair(url: str, messages: int = 100) -> list[float]:
