@@ -33,6 +33,8 @@ from chat_server.tokens import hash_session_id, new_session_id, new_user_id
 
 log = logging.getLogger(__name__)
 
+TYPING_BURST, TYPING_PER_SECOND = 10, 2.0  # clients repeat typing every ~3 s
+
 Handler = Callable[["Connection", object], Awaitable[dict[str, Any]]]
 
 
@@ -73,12 +75,19 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             p.PRIVATE_MESSAGE: TokenBuckets(config.rate_burst, config.rate_per_second),
             p.HISTORY: history,
             p.DIRECTORY: history,
+            p.READ: TokenBuckets(config.rate_burst, config.rate_per_second),
+            # typing is a hint: over its rate it is dropped, never held back
+            p.TYPING: TokenBuckets(
+                TYPING_BURST, TYPING_PER_SECOND if config.rate_per_second else 0
+            ),
         }
         self.addresses = AddressLimits(config)
         self._events: dict[str, Handler] = {
             p.PRIVATE_MESSAGE: self.handle_private_message,
             p.HISTORY: self.handle_history,
             p.DIRECTORY: self.handle_directory,
+            p.READ: self.handle_read,
+            p.TYPING: self.handle_typing,
         }
 
     # python-socketio maps "private message" to on_private message, which cannot be a
@@ -131,6 +140,8 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         wait = buckets.take(conn.user_id)
         if not wait:
             return None
+        if event == p.TYPING:  # a hint, not worth holding a connection back for
+            return {"ok": True}
         if ACK_WANTED.get():
             log.debug("rate limited %r from %s", event, conn.sid)
             return p.rate_limited_ack(wait)
@@ -316,3 +327,28 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "users": [p.directory_entry(u.user_id, u.username, u.user_id in online) for u in users],
             "hasMore": more,
         }
+
+    async def handle_read(self, conn: Connection, data: object) -> dict[str, Any]:
+        req = p.parse_read(data)
+        if await self.store.get_user(req.peer) is None:
+            raise p.ProtocolError(p.ERR_UNKNOWN_USER)
+        at = now_ms()
+        marked = await self.store.mark_read(
+            conn.user_id, req.peer, req.up_to, private=req.private, at_ms=at
+        )
+        if marked.moved and marked.up_to is not None:
+            # the reader's other tabs, and unless private, the peer (the receipt)
+            mine_only = req.private or req.peer == conn.user_id
+            rooms = [conn.user_id] if mine_only else [conn.user_id, req.peer]
+            payload = p.read_payload(conn.user_id, req.peer, marked.up_to, at)
+            await self.emit(p.READ, payload, room=rooms, skip_sid=conn.sid)
+        return {"ok": True, "upTo": marked.up_to}
+
+    async def handle_typing(self, conn: Connection, data: object) -> dict[str, Any]:
+        req = p.parse_typing(data)
+        if req.to != conn.user_id:  # never echoed to the sender's own tabs
+            if await self.store.get_user(req.to) is None:
+                raise p.ProtocolError(p.ERR_UNKNOWN_RECIPIENT)
+            payload = {"from": conn.user_id, "typing": req.typing}
+            await self.emit(p.TYPING, payload, room=req.to)
+        return {"ok": True}

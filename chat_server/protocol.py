@@ -24,6 +24,8 @@ PRIVATE_MESSAGE: Final = "private message"
 HISTORY: Final = "history"
 DIRECTORY: Final = "directory"
 USER_DELETED: Final = "user deleted"
+READ: Final = "read"
+TYPING: Final = "typing"
 
 # The one connect-error message the tutorial's clients understand.
 INVALID_USERNAME: Final = "invalid username"
@@ -39,6 +41,9 @@ ERR_INVALID_CLIENT_ID: Final = "invalid clientId"
 ERR_INVALID_BEFORE: Final = "invalid before"
 ERR_INVALID_LIMIT: Final = "invalid limit"
 ERR_INVALID_PREFIX: Final = "invalid prefix"
+ERR_INVALID_UP_TO: Final = "invalid upTo"
+ERR_INVALID_PRIVATE: Final = "invalid private"
+ERR_INVALID_TYPING: Final = "invalid typing"
 ERR_INVALID_AFTER: Final = "invalid after"
 ERR_UNKNOWN_USER: Final = "unknown user"
 ERR_UNKNOWN_EVENT: Final = "unknown event"
@@ -152,6 +157,23 @@ class DirectoryRequest:
     prefix: str
     after: str | None
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """A validated C->S ``read``: messages from ``peer`` up to ``up_to`` are read."""
+
+    peer: str
+    up_to: int
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TypingRequest:
+    """A validated C->S ``typing``."""
+
+    to: str
+    typing: bool
 
 
 def parse_auth(auth: object) -> AuthRequest:
@@ -281,6 +303,42 @@ def parse_directory(data: object) -> DirectoryRequest:
     )
 
 
+def parse_read(data: object) -> ReadRequest:
+    """Validate a C->S ``read`` payload ``{with, upTo, private?}``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    peer = data.get("with")
+    if not _is_id(peer):
+        raise ProtocolError(ERR_UNKNOWN_USER)
+    up_to = data.get("upTo")
+    if not is_int64(up_to) or up_to < 1:  # type: ignore[operator]
+        raise ProtocolError(ERR_INVALID_UP_TO)
+    private = data.get("private", False)
+    if not isinstance(private, bool):
+        raise ProtocolError(ERR_INVALID_PRIVATE)
+    assert isinstance(peer, str) and isinstance(up_to, int)
+    return ReadRequest(peer=peer, up_to=up_to, private=private)
+
+
+def parse_typing(data: object) -> TypingRequest:
+    """Validate a C->S ``typing`` payload ``{to, typing}``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    to = data.get("to")
+    if not _is_id(to):
+        raise ProtocolError(ERR_INVALID_RECIPIENT)
+    typing = data.get("typing")
+    if not isinstance(typing, bool):
+        raise ProtocolError(ERR_INVALID_TYPING)
+    assert isinstance(to, str)
+    return TypingRequest(to=to, typing=typing)
+
+
+def read_payload(by: str, with_id: str, up_to: int, at_ms: int) -> dict[str, Any]:
+    """S->C ``read``: ``by`` has read ``with_id``'s messages up to ``up_to``."""
+    return {"by": by, "with": with_id, "upTo": up_to, "at": at_ms}
+
+
 def directory_entry(user_id: str, username: str, connected: bool) -> dict[str, Any]:
     """One ``directory`` result."""
     return {"userID": user_id, "username": username, "connected": connected}
@@ -302,14 +360,17 @@ def user_payload(
     connected: bool,
     messages: list[dict[str, Any]],
     has_more: bool = False,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One roster entry (``users`` item, ``user connected``)."""
+    """One roster entry (``users`` item, ``user connected``); ``extra`` holds the read
+    state and last seen of a ``users`` item (roster.py)."""
     return {
         "userID": user_id,
         "username": username,
         "connected": connected,
         "messages": messages,
         "hasMore": has_more,
+        **extra,
     }
 
 

@@ -1,4 +1,5 @@
-"""The ``users`` event a connecting user gets: who is listed, and which messages.
+"""The ``users`` event a connecting user gets: who is listed, which messages, and each
+conversation's read state (unread, markers) and each offline user's last seen.
 
 Bounded whatever the store holds, so a user can always log in: at most --roster-limit
 entries (yourself, your conversation partners newest first, online users, then the newest
@@ -17,6 +18,7 @@ import orjson
 
 from chat_server import protocol as p
 from chat_server.stores import Message, Page, Store, User
+from chat_server.stores.base import ReadState
 
 # JSON around the content of one message: keys, ids, time, userIDs, a clientId
 MESSAGE_OVERHEAD = 160
@@ -99,15 +101,26 @@ async def build(
     partners = [peer for peer, _ in conversations]
     listed = choose(me, await store.list_users(), partners, online, limit)
     ids = {u.user_id for u in listed}
-    pages = await messages_within(
-        store, me.user_id, [peer for peer in partners if peer in ids], per_conversation, budget
-    )
-    empty = Page([], has_more=False)
+    listed_partners = [peer for peer in partners if peer in ids]
+    pages = await messages_within(store, me.user_id, listed_partners, per_conversation, budget)
+    reads = await store.read_states(me.user_id, listed_partners) if listed_partners else {}
+    seen = await store.last_seen([u.user_id for u in listed if u.user_id not in online])
+    empty, nothing_read = Page([], has_more=False), ReadState(None, None, None, 0)
     out = []
     for u in listed:
-        page = pages.get(u.user_id, empty)
-        messages = [wire_message(m) for m in page.messages]
+        page, read = pages.get(u.user_id, empty), reads.get(u.user_id, nothing_read)
         out.append(
-            p.user_payload(u.user_id, u.username, u.user_id in online, messages, page.has_more)
+            p.user_payload(
+                u.user_id,
+                u.username,
+                u.user_id in online,
+                [wire_message(m) for m in page.messages],
+                page.has_more,
+                unread=read.unread,
+                readUpTo=read.read_up_to,
+                peerReadUpTo=read.peer_read_up_to,
+                peerReadAt=read.peer_read_at,
+                lastSeen=seen.get(u.user_id),
+            )
         )
     return out

@@ -61,6 +61,24 @@ class UserInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadState:
+    """One user's view of one conversation's read markers."""
+
+    read_up_to: int | None  # the user's marker on the peer's messages (private or not)
+    peer_read_up_to: int | None  # the peer's last public marker on the user's messages
+    peer_read_at: int | None  # when the peer moved it (ms)
+    unread: int  # the peer's messages to the user above the user's marker
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """Result of mark_read: the marker now, and whether this call moved it."""
+
+    up_to: int | None
+    moved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Saved:
     """Result of save_message: the stored message and whether this call created it."""
 
@@ -234,6 +252,21 @@ class Store(Protocol):
 
     async def set_last_seen(self, user_id: str, when_ms: int) -> None:
         """Record the end of a user's last connection (stored; survives restarts)."""
+
+    async def last_seen(self, user_ids: list[str]) -> dict[str, int]:
+        """When each of these users' last connection ended (absent: never, or unknown)."""
+
+    async def mark_read(
+        self, user_id: str, peer_id: str, up_to: int, *, private: bool, at_ms: int
+    ) -> Marked:
+        """Move ``user_id``'s read marker on ``peer_id``'s messages forward to ``up_to``,
+        at most to the latest message of their conversation: a marker never moves back
+        (a lower ``up_to`` changes nothing) and never past what exists. A private read
+        leaves the peer's receipt (peer_read_up_to) where it was. Written through the same
+        group commit as messages; durable when it returns."""
+
+    async def read_states(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
+        """``user_id``'s read state with each of these peers (every peer is present)."""
 
     async def user_infos(self) -> list[UserInfo]:
         """Every user with when they were created and last seen (``users list``)."""

@@ -4,9 +4,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from chat_server.stores.base import StoreUnavailable
+from chat_server.stores.base import Marked, Saved, StoreUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A message to store (save_message)."""
+
+    from_id: str
+    to_id: str
+    content: str
+    client_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A read marker to move forward (mark_read)."""
+
+    user_id: str
+    peer_id: str
+    up_to: int
+    private: bool
+    at_ms: int
+
+
+Write = Send | Mark
+Result = Saved | Marked
+
 
 A = TypeVar("A")
 R = TypeVar("R")

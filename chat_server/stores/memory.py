@@ -7,8 +7,10 @@ import time
 
 from chat_server.protocol import username_key
 from chat_server.stores.base import (
+    Marked,
     Message,
     Page,
+    ReadState,
     Saved,
     SessionInfo,
     User,
@@ -42,6 +44,8 @@ class MemoryStore(UserCache):
         self._created: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}
         self._removed: list[str] = []
+        self._reads: dict[tuple[str, str], int] = {}  # (reader, peer) -> marker
+        self._shown: dict[tuple[str, str], tuple[int, int]] = {}  # public marker, when
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -143,6 +147,40 @@ class MemoryStore(UserCache):
         if user_id in self._users:
             self._last_seen[user_id] = when_ms
 
+    async def last_seen(self, user_ids: list[str]) -> dict[str, int]:
+        return {u: self._last_seen[u] for u in user_ids if u in self._last_seen}
+
+    async def mark_read(
+        self, user_id: str, peer_id: str, up_to: int, *, private: bool, at_ms: int
+    ) -> Marked:
+        msgs = self._convs.get(conversation_key(user_id, peer_id))
+        current = self._reads.get((user_id, peer_id))
+        if not msgs:
+            return Marked(current, moved=False)
+        target = min(up_to, msgs[-1].id)
+        if current is not None and target <= current:
+            return Marked(current, moved=False)
+        self._reads[(user_id, peer_id)] = target
+        if not private:
+            self._shown[(user_id, peer_id)] = (target, at_ms)
+        return Marked(target, moved=True)
+
+    async def read_states(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
+        out = {}
+        for peer in peer_ids:
+            mine = self._reads.get((user_id, peer))
+            shown = self._shown.get((peer, user_id))
+            unread = 0
+            if peer != user_id:
+                key = conversation_key(user_id, peer)
+                ids, msgs = self._conv_ids.get(key, []), self._convs.get(key, [])
+                start = bisect.bisect_right(ids, mine) if mine is not None else 0
+                unread = sum(1 for m in msgs[start:] if m.from_id == peer)
+            out[peer] = ReadState(
+                mine, shown[0] if shown else None, shown[1] if shown else None, unread
+            )
+        return out
+
     async def user_infos(self) -> list[UserInfo]:
         sessions: dict[str, int] = {}
         for owner in self._sessions.values():
@@ -176,6 +214,9 @@ class MemoryStore(UserCache):
         self._name_keys = {username_key(u.username) for u in self._user_list}
         self._created.pop(user_id, None)
         self._last_seen.pop(user_id, None)
+        for marks in (self._reads, self._shown):
+            for key in [k for k in marks if user_id in k]:
+                del marks[key]
         self._removed.append(user_id)
         return erased
 

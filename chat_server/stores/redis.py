@@ -34,6 +34,7 @@ from typing import Any
 
 from chat_server.protocol import username_key
 from chat_server.stores.base import (
+    Marked,
     Message,
     Page,
     Saved,
@@ -42,10 +43,11 @@ from chat_server.stores.base import (
     UserIdTaken,
     UsernameTaken,
 )
-from chat_server.stores.batching import Batcher
-from chat_server.stores.redis_admin import RedisAdmin, conv_key
-from chat_server.stores.redis_common import PREFIX, client, text, unavailable
-from chat_server.stores.redis_scripts import CREATE_USER, SAVE_MESSAGE
+from chat_server.stores.batching import Batcher, Mark, Result, Send, Write
+from chat_server.stores.redis_admin import RedisAdmin
+from chat_server.stores.redis_common import PREFIX, client, conv_key, text, unavailable
+from chat_server.stores.redis_reads import RedisReads
+from chat_server.stores.redis_scripts import COUNT_UNREAD, CREATE_USER, MARK_READ, SAVE_MESSAGE
 
 try:
     import redis.asyncio as aioredis
@@ -54,8 +56,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "the Redis store needs the 'redis' package: pip install 'chat-private-messaging[redis]'"
     ) from exc
-
-_SendArgs = tuple[str, str, str, str | None]
 
 
 def _entry_to_message(entry_id: bytes | str, fields: dict[Any, Any]) -> Message:
@@ -75,7 +75,19 @@ def _entry_to_message(entry_id: bytes | str, fields: dict[Any, Any]) -> Message:
     )
 
 
-class RedisStore(RedisAdmin):
+def _result(item: Write, reply: Any) -> Result | Exception:
+    """One script's reply as the store's result."""
+    if isinstance(reply, Exception):
+        return StoreUnavailable(str(reply))
+    if isinstance(item, Mark):
+        marker = text(reply[0])
+        return Marked(int(marker) if marker else None, moved=bool(int(reply[1])))
+    f = [text(x) for x in reply[1:]]
+    msg = Message(int(f[0]), f[1], f[2], f[3], int(f[4]), f[5] or None)
+    return Saved(msg, created=bool(int(reply[0])))
+
+
+class RedisStore(RedisAdmin, RedisReads):
     """Redis back end; safe to share between any number of chat-server processes."""
 
     kind = "redis"
@@ -87,7 +99,9 @@ class RedisStore(RedisAdmin):
         self.redis: aioredis.Redis | None = None
         self._create_user: Any = None
         self._save_message: Any = None
-        self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch)
+        self._batcher: Batcher[Write, Result] = Batcher(self._write_batch)
+        self._mark_read: Any = None
+        self._count_unread: Any = None
         self._synced = 0  # entries of chat:users read so far
 
     @property
@@ -100,6 +114,8 @@ class RedisStore(RedisAdmin):
         self.redis = client(self.url, health_check_interval=10)
         self._create_user = self.redis.register_script(CREATE_USER)
         self._save_message = self.redis.register_script(SAVE_MESSAGE)
+        self._mark_read = self.redis.register_script(MARK_READ)
+        self._count_unread = self.redis.register_script(COUNT_UNREAD)
         try:
             with unavailable(f"cannot reach Redis at {self.url}: "):
                 await self.redis.ping()
@@ -212,45 +228,52 @@ class RedisStore(RedisAdmin):
     async def save_message(
         self, from_id: str, to_id: str, content: str, client_id: str | None = None
     ) -> Saved:
-        # group commit: concurrent saves go out as one pipeline, applied in call order
-        return await self._batcher.submit((from_id, to_id, content, client_id))
+        # group commit: concurrent writes go out as one pipeline, applied in call order
+        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id))
+        assert isinstance(saved, Saved)
+        return saved
 
-    async def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
+    async def mark_read(
+        self, user_id: str, peer_id: str, up_to: int, *, private: bool, at_ms: int
+    ) -> Marked:
+        marked = await self._batcher.submit(Mark(user_id, peer_id, up_to, private, at_ms))
+        assert isinstance(marked, Marked)
+        return marked
+
+    async def _write_batch(self, items: list[Write]) -> list[Result | Exception]:
         now = int(time.time() * 1000)
-        cid_ttl = int(self.retention_days * 86400) if self.retention_days else 0
         pipe = self._r.pipeline(transaction=False)
-        for from_id, to_id, content, client_id in items:
-            conv = conv_key(from_id, to_id)
-            keys = [
-                f"{PREFIX}msgid",
-                conv,
-                f"{PREFIX}peers:{from_id}",
-                f"{PREFIX}peers:{to_id}",
-                f"{PREFIX}convs",
-                f"{PREFIX}idmarks",
-                f"{PREFIX}cid:{from_id}:{client_id}" if client_id else f"{PREFIX}cid:-",
-                f"{PREFIX}msgcount",
-            ]
-            args = [from_id, to_id, content, now, client_id or "", now // 60_000, conv, cid_ttl]
-            await self._save_message(keys=keys, args=args, client=pipe)
+        for item in items:
+            if isinstance(item, Send):
+                await self._queue_send(pipe, item, now)
+            else:
+                keys = [
+                    f"{PREFIX}read:{item.user_id}",
+                    f"{PREFIX}receipt:{item.user_id}",
+                    conv_key(item.user_id, item.peer_id),
+                ]
+                args = [item.peer_id, item.up_to, int(item.private), item.at_ms]
+                await self._mark_read(keys=keys, args=args, client=pipe)
         with unavailable():
             replies = await pipe.execute(raise_on_error=False)
-        out: list[Saved | Exception] = []
-        for r in replies:
-            if isinstance(r, Exception):
-                out.append(StoreUnavailable(str(r)))
-                continue
-            f = [text(x) for x in r[1:]]
-            msg = Message(
-                id=int(f[0]),
-                from_id=f[1],
-                to_id=f[2],
-                content=f[3],
-                ts=int(f[4]),
-                client_id=f[5] or None,
-            )
-            out.append(Saved(msg, created=bool(int(r[0]))))
-        return out
+        return [_result(item, r) for item, r in zip(items, replies, strict=True)]
+
+    async def _queue_send(self, pipe: Any, item: Send, now: int) -> None:
+        cid_ttl = int(self.retention_days * 86400) if self.retention_days else 0
+        conv = conv_key(item.from_id, item.to_id)
+        cid = item.client_id
+        keys = [
+            f"{PREFIX}msgid",
+            conv,
+            f"{PREFIX}peers:{item.from_id}",
+            f"{PREFIX}peers:{item.to_id}",
+            f"{PREFIX}convs",
+            f"{PREFIX}idmarks",
+            f"{PREFIX}cid:{item.from_id}:{cid}" if cid else f"{PREFIX}cid:-",
+            f"{PREFIX}msgcount",
+        ]
+        args = [item.from_id, item.to_id, item.content, now, cid or "", now // 60_000, conv]
+        await self._save_message(keys=keys, args=[*args, cid_ttl], client=pipe)
 
     async def _page(self, conv: str, before: int | None, limit: int) -> Page:
         top = f"({before}-0" if before is not None else "+"

@@ -8,17 +8,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chat_server.protocol import username_key
-from chat_server.stores.base import SessionInfo, User, UserCache, UserInfo, conversation_key
-from chat_server.stores.redis_common import PREFIX, int_or_none, text, unavailable
+from chat_server.stores.base import SessionInfo, User, UserCache, UserInfo
+from chat_server.stores.redis_common import PREFIX, conv_key, int_or_none, text, unavailable
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
-
-
-def conv_key(a: str, b: str) -> str:
-    """The stream of the conversation between two users."""
-    x, y = conversation_key(a, b)
-    return f"{PREFIX}conv:{x}:{y}"
 
 
 class RedisAdmin(UserCache):
@@ -109,6 +103,7 @@ class RedisAdmin(UserCache):
                 pipe.srem(f"{PREFIX}peers:{peer}", user_id)
                 pipe.srem(f"{PREFIX}convs", conv_key(user_id, peer))
             pipe.delete(f"{PREFIX}peers:{user_id}")
+            pipe.delete(f"{PREFIX}read:{user_id}", f"{PREFIX}receipt:{user_id}")
             pipe.delete(f"{PREFIX}user:{user_id}")
             pipe.hincrby(f"{PREFIX}names", username_key(user.username), -1)
             pipe.rpush(f"{PREFIX}removed", user_id)

@@ -35,6 +35,12 @@ def client(url: str, **options: Any) -> aioredis.Redis:
     return made
 
 
+def conv_key(a: str, b: str) -> str:
+    """The stream of the conversation between two users."""
+    x, y = (a, b) if a <= b else (b, a)
+    return f"{PREFIX}conv:{x}:{y}"
+
+
 def text(value: object) -> str:
     """A Redis reply as str (replies are bytes; the stubs say bytes | str)."""
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -57,3 +57,44 @@ if ARGV[5] ~= '' then
 end
 return {1, tostring(id), ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
 """
+
+# KEYS: read (user's markers), receipt (user's public markers), the conversation stream
+# ARGV: peer, up to, private ('1' or '0'), at (ms). Returns {marker or '', moved (0/1)}
+MARK_READ: Final = """
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if #last == 0 then
+  return {current or '', 0}
+end
+local last_id = tonumber(string.match(last[1][1], '^(%d+)'))
+local target = math.min(tonumber(ARGV[2]), last_id)
+if current and target <= tonumber(current) then
+  return {current, 0}
+end
+redis.call('HSET', KEYS[1], ARGV[1], target)
+if ARGV[3] == '0' then
+  redis.call('HSET', KEYS[2], ARGV[1], target .. ' ' .. ARGV[4])
+end
+return {tostring(target), 1}
+"""
+
+# KEYS: the conversation stream. ARGV: the peer, the marker (entries after it count), cap.
+# Returns how many of the peer's messages come after the marker (at most cap).
+COUNT_UNREAD: Final = """
+local count, after, cap = 0, ARGV[2] .. '-0', tonumber(ARGV[3])
+while count < cap do
+  local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', 500)
+  if #entries == 0 then break end
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'f' then
+        if fields[i + 1] == ARGV[1] then count = count + 1 end
+        break
+      end
+    end
+    after = entry[1]
+  end
+end
+return math.min(count, cap)
+"""

@@ -15,28 +15,32 @@ from typing import Final
 
 from chat_server.protocol import username_key
 from chat_server.stores.base import (
+    Marked,
     Message,
     Page,
+    ReadState,
     Saved,
-    StoreError,
     StoreUnavailable,
     User,
     UserIdTaken,
     UsernameTaken,
     conversation_key,
 )
-from chat_server.stores.batching import Batcher
+from chat_server.stores.batching import Batcher, Mark, Result, Send, Write
 from chat_server.stores.sqlite_admin import SqliteAdmin
+from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
 
 MAX_BATCH: Final = 512
 
-_MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id"
-_SendArgs = tuple[str, str, str, str | None]
-_Row = tuple[int, int, int, int, str, int, str | None]
-_Insert = tuple[int, int, int, int, str, int, str | None]
+_MSG_COLUMNS = MSG_COLUMNS
+
+
+def _ran(batch: Batch, items: list[Write]) -> Batch:
+    batch.run(items)
+    return batch
 
 
 class SqliteStore(SqliteAdmin):
@@ -51,7 +55,8 @@ class SqliteStore(SqliteAdmin):
         self.retention_days = retention_days
         self.inline_writes = self.io.inline_writes
         self._known_peers: set[tuple[int, int]] = set()
-        self._batcher: Batcher[_SendArgs, Saved] = Batcher(self._write_batch_async, MAX_BATCH)
+        self._batcher: Batcher[Write, Result] = Batcher(self._write_batch_async, MAX_BATCH)
+        self._seen: dict[str, int] = {}  # userID -> last seen (ms), this process owns it
         self._last_ts = 0
         self._messages = 0
         self._next_id = 1
@@ -64,7 +69,7 @@ class SqliteStore(SqliteAdmin):
         self._user_of[seq] = user.user_id
         return self._add_user(user)
 
-    def _to_message(self, row: _Row) -> Message:
+    def _to_message(self, row: Row) -> Message:
         msg_id, a, b, from_seq, content, ts, client_id = row
         user_of = self._user_of
         return Message(
@@ -80,9 +85,13 @@ class SqliteStore(SqliteAdmin):
 
     def _load(self, conn: sqlite3.Connection) -> None:
         """The caches, read once at open: users (in creation order), counts, the next id."""
-        rows = conn.execute("SELECT seq, user_id, username FROM users ORDER BY seq").fetchall()
-        for seq, user_id, username in rows:
+        rows = conn.execute(
+            "SELECT seq, user_id, username, last_seen_ms FROM users ORDER BY seq"
+        ).fetchall()
+        for seq, user_id, username, seen in rows:
             self._register(seq, User(user_id=user_id, username=username))
+            if seen is not None:
+                self._seen[user_id] = seen
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -151,69 +160,28 @@ class SqliteStore(SqliteAdmin):
         if not self.io.is_open:
             raise StoreUnavailable("store is not open")
         # group commit: concurrent saves share one transaction (see batching.py)
-        return await self._batcher.submit((from_id, to_id, content, client_id))
+        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id))
+        assert isinstance(saved, Saved)
+        return saved
 
-    async def _write_batch_async(self, items: list[_SendArgs]) -> list[Saved | Exception]:
+    async def mark_read(
+        self, user_id: str, peer_id: str, up_to: int, *, private: bool, at_ms: int
+    ) -> Marked:
+        if not self.io.is_open:
+            raise StoreUnavailable("store is not open")
+        marked = await self._batcher.submit(Mark(user_id, peer_id, up_to, private, at_ms))
+        assert isinstance(marked, Marked)
+        return marked
+
+    async def _write_batch_async(self, items: list[Write]) -> list[Result | Exception]:
         return await self.io.write(self._write_batch, items)
 
-    def _write_batch(self, items: list[_SendArgs]) -> list[Saved | Exception]:
-        """One transaction for a batch. Ids are assigned here, in order: this connection
-        is the only writer of the file, so the next id is known without asking SQLite, and
-        the whole batch goes in with one executemany. The caches change only after the
-        commit: a rolled-back batch changes nothing."""
+    def _write_batch(self, items: list[Write]) -> list[Result | Exception]:
+        """One transaction for a batch (sqlite_batch.py)."""
         ts = max(time.time_ns() // 1_000_000, self._last_ts)
-        out, rows, new_peers = self.io.transaction(lambda db: self._insert_batch(db, items, ts))
-        self._next_id += len(rows)
-        self._known_peers |= new_peers
-        self._messages += len(rows)
-        self._last_ts = ts
-        return out
-
-    def _insert_batch(
-        self, db: sqlite3.Connection, items: list[_SendArgs], ts: int
-    ) -> tuple[list[Saved | Exception], list[_Insert], set[tuple[int, int]]]:
-        seq_of, known = self._seq_of, self._known_peers
-        out: list[Saved | Exception] = []
-        rows: list[_Insert] = []
-        new_peers: set[tuple[int, int]] = set()
-        by_client_id: dict[tuple[int, str], Message] = {}
-        for from_id, to_id, content, client_id in items:
-            from_seq, to_seq = seq_of.get(from_id), seq_of.get(to_id)
-            if from_seq is None or to_seq is None:  # deleted since the handler checked
-                out.append(StoreError("unknown user"))
-                continue
-            if client_id is not None:
-                first = by_client_id.get((from_seq, client_id)) or self._by_client_id(
-                    db, from_seq, client_id
-                )
-                if first is not None:
-                    out.append(Saved(first, created=False))
-                    continue
-            msg = Message(self._next_id + len(rows), from_id, to_id, content, ts, client_id)
-            a, b = conversation_key(from_seq, to_seq)
-            rows.append((msg.id, a, b, from_seq, content, ts, client_id))
-            if client_id is not None:
-                by_client_id[(from_seq, client_id)] = msg
-            out.append(Saved(msg, created=True))
-            if (from_seq, to_seq) not in known:
-                new_peers.update(((from_seq, to_seq), (to_seq, from_seq)))
-        db.executemany(
-            "INSERT INTO messages (id, a, b, from_seq, content, ts, client_id)"
-            " VALUES (?,?,?,?,?,?,?)",
-            rows,
-        )
-        if new_peers:
-            db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", new_peers)
-        return out, rows, new_peers
-
-    def _by_client_id(
-        self, db: sqlite3.Connection, from_seq: int, client_id: str
-    ) -> Message | None:
-        row = db.execute(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE from_seq = ? AND client_id = ?",
-            (from_seq, client_id),
-        ).fetchone()
-        return None if row is None else self._to_message(row)
+        batch = self.io.transaction(lambda db: _ran(Batch(self, db, ts), items))
+        batch.apply()
+        return batch.out
 
     def _conversation(self, user_id: str, peer_id: str) -> tuple[int, int] | None:
         a, b = self._seq_of.get(user_id), self._seq_of.get(peer_id)
@@ -268,6 +236,41 @@ class SqliteStore(SqliteAdmin):
         if key is None:
             return Page([], has_more=False)
         return await self.io.read(self._page_sync, key[0], key[1], before, limit)
+
+    def _read_states_sync(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
+        me, db = self._seq_of.get(user_id), self.io.rdb
+        if me is None:
+            return {}
+        mine = dict(db.execute("SELECT peer_seq, up_to FROM reads WHERE user_seq = ?", (me,)))
+        theirs = {
+            peer: (up_to, at)
+            for peer, up_to, at in db.execute(
+                "SELECT user_seq, shown_up_to, shown_at FROM reads"
+                " WHERE peer_seq = ? AND shown_up_to IS NOT NULL",
+                (me,),
+            )
+        }
+        out = {}
+        for peer_id in peer_ids:
+            peer = self._seq_of.get(peer_id)
+            if peer is None:
+                continue
+            read, shown = mine.get(peer), theirs.get(peer, (None, None))
+            unread = 0
+            if peer != me:
+                (unread,) = db.execute(
+                    "SELECT count(*) FROM messages WHERE a = ? AND b = ? AND id > ?"
+                    " AND from_seq = ?",
+                    (*conversation_key(me, peer), read or 0, peer),
+                ).fetchone()
+            out[peer_id] = ReadState(read, shown[0], shown[1], unread)
+        return out
+
+    async def read_states(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
+        return await self.io.read(self._read_states_sync, user_id, peer_ids)
+
+    async def last_seen(self, user_ids: list[str]) -> dict[str, int]:
+        return {u: self._seen[u] for u in user_ids if u in self._seen}
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}

@@ -24,6 +24,7 @@ class SqliteAdmin(UserCache):
     _known_peers: set[tuple[int, int]]
     _messages: int
     _next_id: int
+    _seen: dict[str, int]
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -64,6 +65,8 @@ class SqliteAdmin(UserCache):
             db.execute("UPDATE users SET last_seen_ms = ? WHERE user_id = ?", (when_ms, user_id))
 
         await self.io.in_transaction(work)
+        if user_id in self._seq_of:
+            self._seen[user_id] = when_ms
 
     def _user_infos_sync(self) -> list[tuple[str, str, int, int | None, int]]:
         return self.io.rdb.execute(
@@ -94,6 +97,7 @@ class SqliteAdmin(UserCache):
                 a, b = conversation_key(me, peer)
                 erased += db.execute("DELETE FROM messages WHERE a = ? AND b = ?", (a, b)).rowcount
             db.execute("DELETE FROM peers WHERE user_seq = ? OR peer_seq = ?", (me, me))
+            db.execute("DELETE FROM reads WHERE user_seq = ? OR peer_seq = ?", (me, me))
             db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM users WHERE seq = ?", (me,))
             db.execute("INSERT INTO removals (user_id, at_ms) VALUES (?, ?)", (user_id, now))
@@ -109,6 +113,7 @@ class SqliteAdmin(UserCache):
         # the seq -> userID map keeps the seq (never reused): a read begun before the
         # delete may still hold rows of this user
         self._seq_of.pop(user_id, None)
+        self._seen.pop(user_id, None)
         self._drop_user(user_id)
 
     async def delete_user(self, user_id: str) -> int:

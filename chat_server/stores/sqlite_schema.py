@@ -117,6 +117,19 @@ MIGRATIONS: Final[list[list[Step]]] = [
             at_ms INTEGER NOT NULL
         )""",
     ],
+    # v4: read markers. up_to: the user's marker on the peer's messages (any read);
+    # shown_up_to / shown_at: the last public one, the peer's receipt
+    [
+        """CREATE TABLE reads (
+            user_seq INTEGER NOT NULL,
+            peer_seq INTEGER NOT NULL,
+            up_to INTEGER NOT NULL,
+            shown_up_to INTEGER,
+            shown_at INTEGER,
+            PRIMARY KEY (user_seq, peer_seq)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX reads_peer ON reads(peer_seq)",
+    ],
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

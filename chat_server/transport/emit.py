@@ -67,7 +67,6 @@ class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
                 for frame in frames:
                     sock.queue.put_nowait(frame)
 
-
     def _frames(self, event: str, data: Any, namespace: str) -> list[Any]:
         """The Engine.IO packets of one event, encoded once."""
         if isinstance(data, tuple):

@@ -240,7 +240,7 @@ async def test_duplicate_usernames_are_allowed_by_default(h: Harness, srv: Serve
 
 async def test_unknown_events_with_an_ack_get_an_error(login: Login) -> None:
     alice = await login("alice")
-    assert await alice.call("typing", {"to": "x"}) == {"error": "unknown event"}
+    assert await alice.call("shouting", {"to": "x"}) == {"error": "unknown event"}
     # the server's own lifecycle names, sent by a client, are unknown events too: they
     # neither mark alice offline nor log her in again on the same socket
     bob = await login("bob")
@@ -251,6 +251,6 @@ async def test_unknown_events_with_an_ack_get_an_error(login: Login) -> None:
     assert all(u["username"] != "mallory" for u in bob.of("user connected"))
     carol = await login("carol")  # a fresh roster still has alice online
     assert carol.entry(alice.user_id)["connected"] is True
-    await alice.sio.emit("typing", {"to": "x"})  # without an ack: dropped
+    await alice.sio.emit("shouting", {"to": "x"})  # without an ack: dropped
     await barrier(alice)
     assert alice.sio.connected

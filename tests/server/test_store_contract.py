@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chat_server.stores import Store, UserIdTaken, UsernameTaken, make_store
+from chat_server.stores.base import Marked, ReadState, Saved
 from chat_server.tokens import hash_session_id
 from tests.conftest import Harness, redis_for
 
@@ -215,3 +216,68 @@ async def test_idle_users_never_wrote_and_were_not_seen_since_the_cutoff(chat: S
     await store.set_last_seen("c", 1_000)
     assert await store.idle_users(2_000) == ["c"]  # a and b have a conversation
     assert await store.idle_users(500) == []  # c was seen after that
+
+
+async def test_read_markers_move_forward_and_never_past_what_exists(chat: Store) -> None:
+    store = chat
+    sent = [(await store.save_message("a", "b", f"m{i}")).message for i in range(5)]
+    assert await store.mark_read("b", "a", sent[2].id, private=False, at_ms=7) == Marked(
+        sent[2].id, True
+    )
+    # never back, and never past the conversation's latest message
+    assert await store.mark_read("b", "a", sent[1].id, private=False, at_ms=8) == Marked(
+        sent[2].id, False
+    )
+    assert await store.mark_read("b", "a", 2**62, private=False, at_ms=9) == Marked(
+        sent[4].id, True
+    )
+    # no conversation: nothing to mark
+    assert await store.mark_read("b", "c", 5, private=False, at_ms=9) == Marked(None, False)
+    states = await store.read_states("b", ["a", "c"])
+    assert states["a"] == ReadState(sent[4].id, None, None, 0)
+    assert states["c"] == ReadState(None, None, None, 0)
+    # a sees b's receipt on her messages, with when it was made
+    assert (await store.read_states("a", ["b"]))["b"] == ReadState(None, sent[4].id, 9, 0)
+
+
+async def test_unread_counts_only_the_peers_messages_above_the_marker(chat: Store) -> None:
+    store = chat
+    first = (await store.save_message("a", "b", "1")).message
+    await store.save_message("b", "a", "mine")  # b's own messages are never unread for b
+    await store.save_message("a", "b", "2")
+    await store.save_message("a", "b", "3")
+    assert (await store.read_states("b", ["a"]))["a"].unread == 3
+    await store.mark_read("b", "a", first.id, private=False, at_ms=1)
+    assert (await store.read_states("b", ["a"]))["a"].unread == 2
+    await store.save_message("a", "a", "note")  # notes to yourself are never unread
+    assert (await store.read_states("a", ["a"]))["a"].unread == 0
+
+
+async def test_a_private_read_moves_the_marker_but_not_the_receipt(chat: Store) -> None:
+    store = chat
+    sent = [(await store.save_message("a", "b", f"m{i}")).message for i in range(3)]
+    await store.mark_read("b", "a", sent[0].id, private=False, at_ms=1)
+    await store.mark_read("b", "a", sent[2].id, private=True, at_ms=2)
+    assert (await store.read_states("b", ["a"]))["a"].read_up_to == sent[2].id
+    receipt = (await store.read_states("a", ["b"]))["b"]
+    assert (receipt.peer_read_up_to, receipt.peer_read_at) == (sent[0].id, 1)
+
+
+async def test_markers_go_through_the_same_group_commit_as_messages(chat: Store) -> None:
+    store = chat
+    results = await asyncio.gather(
+        store.save_message("a", "b", "x"),
+        store.mark_read("b", "a", 2**40, private=False, at_ms=1),
+        store.save_message("a", "b", "y"),
+    )
+    x, marked, y = results
+    assert isinstance(x, Saved) and isinstance(y, Saved) and isinstance(marked, Marked)
+    assert marked.up_to == x.message.id  # the mark saw the message stored before it
+    assert (await store.read_states("b", ["a"]))["a"].unread == 1  # y came after
+
+
+async def test_last_seen_is_kept_per_user(store: Store) -> None:
+    await store.create_user("a1", "alice", hash_session_id("sa"))
+    await store.create_user("b1", "bob", hash_session_id("sb"))
+    await store.set_last_seen("a1", 1_800_000_000_000)
+    assert await store.last_seen(["a1", "b1", "nobody"]) == {"a1": 1_800_000_000_000}
