@@ -27,6 +27,7 @@ from chat_tui import messages as m
 from chat_tui.app import ChatApp
 from chat_tui.changes import ConversationChange, Shown
 from chat_tui.client import Post
+from chat_tui.config import Config
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.session_file import Session, SessionFile
 from chat_tui.state import Contact
@@ -77,7 +78,7 @@ async def run(messages: int, appends: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         sf = SessionFile(Path(tmp) / "s.json")
         sf.save(Session("0" * 32, ME, "me", "http://127.0.0.1:9"))
-        app = ChatApp(Offline(), sf, bell=False)
+        app = ChatApp(Offline(), sf, config=Config(bell=False))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             state = app.state

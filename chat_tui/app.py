@@ -18,9 +18,12 @@ from chat_server import protocol as p
 from chat_tui import wire
 from chat_tui.changes import Changes, LinkState, Shown, Status
 from chat_tui.client import Link
+from chat_tui.config import Config
 from chat_tui.inbound import Inbound
+from chat_tui.notify import Throttle
 from chat_tui.outbox import Outbox
 from chat_tui.outgoing import Outgoing
+from chat_tui.prefs import Prefs
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
@@ -42,6 +45,7 @@ class ChatApp(Inbound, Outgoing):
         Binding("ctrl+p", "step(-1)", "Prev", priority=True),
         Binding("alt+a", "next_unread", "Unread", priority=True),
         Binding("ctrl+k", "switcher", "Go to", priority=True),
+        Binding("alt+m", "toggle_mute", "Mute", priority=True, show=False),
         Binding("ctrl+r", "retry", "Retry", priority=True, show=False),
     ]
 
@@ -51,16 +55,23 @@ class ChatApp(Inbound, Outgoing):
         session_file: SessionFile,
         *,
         username: str | None = None,
-        bell: bool = True,
+        config: Config | None = None,
         outbox: Outbox | None = None,
+        notices: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.server_url = client.url
         self.session_file = session_file
         self.outbox = outbox if outbox is not None else Outbox(session_file.outbox_path)
+        self.prefs = Prefs(session_file.prefs_path)
+        self.config = config if config is not None else Config()
         self.first_username = username
-        self.bell_on = bell
+        self.config_notices = list(notices or [])
+        self.throttle = Throttle(self.config.notify_every)
+        self._reads, self._reads_due = {}, False
+        self._typing_to, self._typing_sent, self._last_key = None, -1e9, -1e9
+        self._last_refresh = 0.0
         self.state = ChatState()
         self.changes = Changes(self)
         self.status = Status(LinkState.CONNECTING, self.server_url)
@@ -74,18 +85,22 @@ class ChatApp(Inbound, Outgoing):
     # -- start and stop ---------------------------------------------------------------
 
     def on_mount(self) -> None:
+        for notice in self.config_notices:
+            self.notify(notice, title="Settings", severity="warning", markup=False)
         notices = []
         try:
             self.session = self.session_file.load()
         except CorruptFile as exc:
             notices.append(str(exc))
-        try:
-            self.outbox.load()
-        except CorruptFile as exc:
-            notices.append(str(exc))
+        for loader in (self.outbox.load, self.prefs.load):
+            try:
+                loader()
+            except CorruptFile as exc:
+                notices.append(str(exc))
         for notice in notices:
             self.notify(notice, title="Starting fresh", severity="warning", markup=False)
         self.run_worker(self.client.run(self.post_message), name="connection", group="connection")
+        self.start_liveness()
         if self.session is not None:
             self.state.self_id = self.session.userID
             self.push_screen(self._chat_screen())
@@ -104,13 +119,16 @@ class ChatApp(Inbound, Outgoing):
     async def action_quit(self) -> None:
         """Stop the connection and its workers first, then let Textual remove the screens."""
         self._quitting = True
+        await self.flush_reads()
         await self.client.shutdown()
         self.workers.cancel_group(self, "outbox")
         self.workers.cancel_group(self, "history")
         self.exit()
 
     async def on_unmount(self) -> None:
-        await self.client.shutdown()  # when the app ends some other way
+        # when the app ends some other way
+        await self.flush_reads()
+        await self.client.shutdown()
 
     def _login(self, username: str) -> None:
         self._login_name = username
@@ -126,6 +144,8 @@ class ChatApp(Inbound, Outgoing):
         contact = self.state.contacts.get(user_id)
         if contact is None:
             return
+        if self._typing_to is not None and self._typing_to != user_id:
+            self._send_typing(self._typing_to, False)
         unread = self.state.open(user_id)
         self._conversation_changed(user_id, Shown.OPENED, count=unread)
         self.changes.roster.publish(None)

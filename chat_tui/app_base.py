@@ -26,7 +26,6 @@ class AppBase(App[None]):
     status: Status
     session: Session | None
     server_acks: bool  # the server speaks chat-server's extensions
-    bell_on: bool
 
     @property
     def exiting(self) -> bool:

@@ -42,6 +42,7 @@ class Shown(Enum):
     APPENDED = "appended"  # messages at the end
     CHANGED = "changed"  # one message changed (sent, failed, got its id)
     PREPENDED = "prepended"  # older messages at the top
+    RECEIPT = "receipt"  # the peer's read marker on your messages moved
 
 
 @dataclass(frozen=True, slots=True)

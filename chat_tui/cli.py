@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from chat_tui.config import Config
+from chat_tui.config import default_path as default_config_path
+from chat_tui.config import load as load_config
 from chat_tui.session_file import SessionFile, session_path
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -32,7 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session-file", type=Path, help="keep the session here instead of the data folder"
     )
-    parser.add_argument("--no-bell", action="store_true", help="do not ring the terminal bell")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="settings file (default: config.toml in the user's config folder)",
+    )
+    parser.add_argument(
+        "--no-bell", action="store_true", help="do not ring the terminal bell [bell = false]"
+    )
+    parser.add_argument(
+        "--no-read-receipts",
+        action="store_true",
+        help="read privately: peers see no 'seen' for you [read_receipts = false]",
+    )
+    parser.add_argument(
+        "--no-typing",
+        action="store_true",
+        help="never tell anyone you are typing [typing = false]",
+    )
+    parser.add_argument(
+        "--desktop-notifications",
+        action="store_true",
+        help="notify through the terminal (OSC 777 / OSC 9) [desktop_notifications = true]",
+    )
     parser.add_argument(
         "--cafile",
         help="trust only this CA certificate (PEM) for an https:// server, e.g. a private CA",
@@ -40,8 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """The config file's settings with the flags on top, and notices about the file."""
+    config, notices = load_config(args.config or default_config_path())
+    if args.config is not None and not args.config.exists():
+        notices.append(f"{args.config}: no such file; using the defaults")
+    flags: dict[str, bool] = {}
+    if args.no_bell:
+        flags["bell"] = False
+    if args.no_read_receipts:
+        flags["read_receipts"] = False
+    if args.no_typing:
+        flags["typing"] = False
+    if args.desktop_notifications:
+        flags["desktop_notifications"] = True
+    return replace(config, **flags), notices
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    config, notices = settings(args)
     # Textual and Socket.IO load only when the app really starts
     from chat_tui.app import ChatApp
     from chat_tui.client import ChatClient
@@ -51,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ChatClient(args.url, cafile=args.cafile),
         SessionFile(path),
         username=args.username,
-        bell=not args.no_bell,
+        config=config,
+        notices=notices,
     )
     app.run()
     return 0

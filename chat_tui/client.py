@@ -103,6 +103,8 @@ class ChatClient:
         sio.on(p.USER_DISCONNECTED, self._on_user_disconnected)
         sio.on(p.PRIVATE_MESSAGE, self._on_private_message)
         sio.on(p.USER_DELETED, self._on_user_deleted)
+        sio.on(p.READ, self._on_read)
+        sio.on(p.TYPING, self._on_typing)
         return sio
 
     # server events -> typed messages; malformed payloads are dropped here
@@ -129,6 +131,14 @@ class ChatClient:
     def _on_private_message(self, data: Any = None) -> None:
         if (msg := wire.parse_message(data)) is not None:
             self.post(m.MessageReceived(msg))
+
+    def _on_read(self, data: Any = None) -> None:
+        if (parsed := wire.parse_read(data)) is not None:
+            self.post(m.ReadReceived(*parsed))
+
+    def _on_typing(self, data: Any = None) -> None:
+        if (parsed := wire.parse_typing(data)) is not None:
+            self.post(m.TypingReceived(*parsed))
 
     @staticmethod
     def _refusal_recorder(into: list[dict[str, Any]]) -> Callable[..., None]:

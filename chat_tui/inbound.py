@@ -13,16 +13,15 @@ from functools import singledispatchmethod
 from textual import on
 
 from chat_tui import messages as m
-from chat_tui.app_base import AppBase
 from chat_tui.changes import LinkState, Shown
+from chat_tui.liveness import Liveness
 from chat_tui.render import one_line
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.session_file import Session
-from chat_tui.state import ChatMessage, display_names
 
 
-class Inbound(AppBase):
+class Inbound(Liveness):
     """The server's side of the app."""
 
     _login_name: str | None
@@ -54,6 +53,7 @@ class Inbound(AppBase):
         self.changes.roster.publish(None)
         # "users" arrives before connect() returns, so its kick may have found no link yet
         self.kick_outbox()
+        self.send_reads_soon()  # markers the last connection did not get to send
 
     @_apply.register
     def _disconnected(self, _: m.Disconnected) -> None:
@@ -109,6 +109,8 @@ class Inbound(AppBase):
     def _roster_received(self, message: m.RosterReceived) -> None:
         self.server_acks = message.extended
         self.state.apply_users(message.entries)
+        for contact in self.state.contacts.values():
+            contact.muted = contact.user_id in self.prefs.muted
         me = self.state.contacts.get(self.state.self_id or "")
         if me is not None and self.session is not None and me.username != self.session.username:
             self.session = Session(
@@ -141,7 +143,7 @@ class Inbound(AppBase):
 
     @_apply.register
     def _user_offline(self, message: m.UserOffline) -> None:
-        self.state.apply_user_disconnected(message.user_id)
+        self.state.apply_user_disconnected(message.user_id, int(time.time() * 1000))
         self.changes.roster.publish(None)
 
     @_apply.register
@@ -157,19 +159,30 @@ class Inbound(AppBase):
         msg = message.message
         if msg.ts is None and not self.server_acks:
             msg.ts = int(time.time() * 1000)  # a server without times: ours
-        placed = self.state.receive(msg)
+        placed = self.state.receive(msg, watching=self.app_focus)
         if placed is None:
             return
         contact, shown = placed
-        if contact.user_id == self.state.open_id:
+        is_open = contact.user_id == self.state.open_id
+        if is_open:
             self._conversation_changed(contact.user_id, Shown.APPENDED)
-        else:
-            self.changes.roster.publish(None)
-            if shown.from_id != self.state.self_id:
-                self._announce(contact.user_id, shown)
+        self.changes.roster.publish(None)  # unread counts, and typing ends
+        if shown.from_id != self.state.self_id and not (is_open and self.app_focus):
+            self.announce(contact.user_id, shown)
 
-    def _announce(self, user_id: str, msg: ChatMessage) -> None:
-        if self.bell_on:
-            self.bell()
-        name = display_names(self.state.contacts.values(), self.state.self_id)[user_id]
-        self.notify(one_line(msg.content), title=name, timeout=4, markup=False)
+    @_apply.register
+    def _read_received(self, message: m.ReadReceived) -> None:
+        contact = self.state.apply_read(message.by, message.with_id, message.up_to, message.at_ms)
+        if contact is None:
+            return
+        if message.by == self.state.self_id:
+            if self._reads.get(contact.user_id, 0) <= message.up_to:
+                self._reads.pop(contact.user_id, None)  # another tab sent it already
+            self.changes.roster.publish(None)
+        elif contact.user_id == self.state.open_id:
+            self._conversation_changed(contact.user_id, Shown.RECEIPT)
+
+    @_apply.register
+    def _typing_received(self, message: m.TypingReceived) -> None:
+        if self.state.set_typing(message.user_id, message.typing, time.monotonic()):
+            self.changes.roster.publish(None)

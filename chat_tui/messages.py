@@ -106,3 +106,20 @@ class MessageReceived(ServerMessage):
     def __init__(self, message: ChatMessage) -> None:
         super().__init__()
         self.message = message
+
+
+class ReadReceived(ServerMessage):
+    """``read``: ``by`` read ``with_id``'s messages up to ``up_to`` (you in another tab,
+    or the peer: a receipt)."""
+
+    def __init__(self, by: str, with_id: str, up_to: int, at_ms: int | None) -> None:
+        super().__init__()
+        self.by, self.with_id, self.up_to, self.at_ms = by, with_id, up_to, at_ms
+
+
+class TypingReceived(ServerMessage):
+    """``typing``: a user started (or stopped) writing to you."""
+
+    def __init__(self, user_id: str, typing: bool) -> None:
+        super().__init__()
+        self.user_id, self.typing = user_id, typing

@@ -15,24 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import protocol as p
-from chat_tui.session_file import (
-    private_folder,
-    read_json,
-    with_suppressed_unlink,
-    write_private,
-)
+from chat_tui.session_file import locked, read_json, with_suppressed_unlink, write_private
 from chat_tui.state import Ack
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: one window per profile
-    fcntl = None  # type: ignore[assignment]
 
 UNAVAILABLE_RETRY_S = 2.0
 
@@ -88,19 +77,8 @@ class Outbox:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the file's lock (between processes) for one read-change-write."""
-        if fcntl is None:
-            yield
-            return
-        private_folder(self.path.parent)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.lock_path)
 
     def _read(self) -> list[OutboxItem]:
         data = read_json(self.path)

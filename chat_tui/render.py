@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
@@ -91,6 +92,37 @@ def day_label(ts_ms: int) -> str:
     """``Thursday 26 November 2026``."""
     d = date.fromordinal(_local(ts_ms)[0])
     return f"{d:%A} {d.day} {d:%B %Y}"
+
+
+def seen_label(at_ms: int | None, now_ms: int | None = None) -> str:
+    """``seen 14:05`` under the last message the peer has read; with the day when it was
+    not today (``seen Tue 24 Nov 14:05``)."""
+    if at_ms is None:
+        return "seen"
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    if same_day(at_ms, now):
+        return f"seen {time_of_day(at_ms)}"
+    d = date.fromordinal(_local(at_ms)[0])
+    return f"seen {d:%a} {d.day} {d:%b} {time_of_day(at_ms)}"
+
+
+def ago(ts_ms: int, now_ms: int) -> str:
+    """How long ago, as people say it: ``just now``, ``5 min ago``, ``3 h ago``,
+    ``yesterday``, ``4 days ago``, ``on 12 Mar 2026``."""
+    seconds = max(0, now_ms - ts_ms) // 1000
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = (_local(now_ms)[0] - _local(ts_ms)[0]) or 1
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    d = date.fromordinal(_local(ts_ms)[0])
+    return f"on {d.day} {d:%b %Y}"
 
 
 def same_day(a_ms: int | None, b_ms: int | None) -> bool:

@@ -12,12 +12,18 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one window per profile
+    fcntl = None  # type: ignore[assignment]
 
 
 class CorruptFile(Exception):
@@ -63,6 +69,22 @@ def write_private(path: Path, data: Any) -> None:
         raise
 
 
+@contextlib.contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock (between processes) for one read-change-write of a file
+    that two windows of one profile share."""
+    if fcntl is None:
+        yield
+        return
+    private_folder(lock_path.parent)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def with_suppressed_unlink(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -99,6 +121,7 @@ class SessionFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.outbox_path = path.with_name(path.stem + ".outbox.json")
+        self.prefs_path = path.with_name(path.stem + ".prefs.json")
 
     def load(self) -> Session | None:
         data = read_json(self.path)

@@ -47,17 +47,30 @@ class Contact:
     messages: list[ChatMessage] = field(default_factory=list)
     has_more: bool = False  # older messages exist on the server
     unread: int = 0
+    read_up_to: int | None = None  # my read marker: their messages up to this id are read
+    peer_read_up_to: int | None = None  # their marker on my messages (a receipt)
+    peer_read_at: int | None = None  # when they moved it (ms since the epoch)
+    last_seen: int | None = None  # end of their last connection (ms); None while online
+    typing_until: float | None = None  # monotonic deadline of their "typing"
+    muted: bool = False  # no toast, bell or desktop notification for this conversation
 
 
 @dataclass(frozen=True, slots=True)
 class RosterEntry:
-    """One user as the server lists them (``users`` item, ``user connected``)."""
+    """One user as the server lists them (``users`` item, ``user connected``). The read
+    state and last seen come only from chat-server (``unread`` None: a server that keeps
+    no read markers, such as the tutorial's)."""
 
     user_id: str
     username: str
     connected: bool
     messages: list[ChatMessage] = field(default_factory=list)
     has_more: bool = False  # older messages exist on the server
+    unread: int | None = None
+    read_up_to: int | None = None
+    peer_read_up_to: int | None = None
+    peer_read_at: int | None = None
+    last_seen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,34 @@ class Ack:
     message: ChatMessage | None = None
     error: str | None = None
     retry_after_ms: int | None = None
+
+
+TYPING_EXPIRES_S = 6.0  # a "typing" not repeated within this long is over
+
+
+def later(a: int | None, b: int | None) -> int | None:
+    """The later of two markers (None: no marker)."""
+    return b if a is None else a if b is None else max(a, b)
+
+
+def is_seen(msg: ChatMessage, contact: Contact) -> bool:
+    """Whether the peer's marker has passed one of your messages."""
+    marker = contact.peer_read_up_to
+    return marker is not None and msg.id is not None and msg.id <= marker
+
+
+def first_unread(
+    messages: list[ChatMessage], peer_id: str, read_mark: int | None, unread: int = 0
+) -> int | None:
+    """The index of the first unread message of a conversation (where the "new messages"
+    line goes), or None. With the server's marker (``read_mark``) it is the first message
+    of the peer above it; without one, the last ``unread`` messages are the new ones."""
+    if read_mark is not None:
+        for index, msg in enumerate(messages):
+            if msg.from_id == peer_id and msg.id is not None and msg.id > read_mark:
+                return index
+        return None
+    return len(messages) - unread if 0 < unread <= len(messages) else None
 
 
 def sort_key(contact: Contact, self_id: str | None) -> tuple[int, str, str]:
@@ -137,10 +178,11 @@ class ChatState:
     self_id: str | None = None
     contacts: dict[str, Contact] = field(default_factory=dict)
     open_id: str | None = None  # the conversation on screen
+    server_marks: bool = False  # the server keeps read markers (chat-server)
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""
-        self.self_id, self.open_id = None, None
+        self.self_id, self.open_id, self.server_marks = None, None, False
         self.contacts.clear()
 
     # -- roster -----------------------------------------------------------------------
@@ -149,18 +191,33 @@ class ChatState:
         return sorted(self.contacts.values(), key=lambda c: sort_key(c, self.self_id))
 
     def apply_users(self, entries: list[RosterEntry]) -> None:
-        """Merge a ``users`` snapshot: update in place, add new users, keep unread counts
-        and anything of yours the snapshot lacks."""
+        """Merge a ``users`` snapshot: update in place, add new users, keep anything of
+        yours the snapshot lacks. Unread counts and markers come from the server when it
+        keeps them (chat-server); otherwise the counts kept here stay."""
+        self.server_marks = any(e.unread is not None for e in entries)
         for entry in entries:
             contact = self.contacts.get(entry.user_id)
             if contact is None:
                 contact = self.contacts[entry.user_id] = Contact(entry.user_id, entry.username)
             contact.username = entry.username
             contact.connected = entry.connected
+            contact.last_seen = None if entry.connected else entry.last_seen
             snapshot = list(entry.messages)
             contact.messages = merge_messages(contact.messages, snapshot)
             if not contact.messages or (snapshot and snapshot[0] is contact.messages[0]):
                 contact.has_more = entry.has_more
+            if entry.unread is not None:
+                self._apply_marks(contact, entry)
+
+    def _apply_marks(self, contact: Contact, entry: RosterEntry) -> None:
+        local = contact.read_up_to
+        contact.unread = 0 if contact.user_id == self.self_id else entry.unread or 0
+        if local is not None and (entry.read_up_to is None or local > entry.read_up_to):
+            self._recount(contact, local)  # a read not sent yet: count from it
+        contact.read_up_to = later(local, entry.read_up_to)
+        if later(contact.peer_read_up_to, entry.peer_read_up_to) != contact.peer_read_up_to:
+            contact.peer_read_up_to = entry.peer_read_up_to
+            contact.peer_read_at = entry.peer_read_at
 
     def apply_user_connected(self, entry: RosterEntry) -> None:
         """``user connected``: mark online, or add the user."""
@@ -168,11 +225,12 @@ class ChatState:
         if contact is None:
             self.contacts[entry.user_id] = Contact(entry.user_id, entry.username, connected=True)
         else:
-            contact.connected = True
+            contact.connected, contact.last_seen = True, None
 
-    def apply_user_disconnected(self, user_id: str) -> None:
-        if user_id in self.contacts:
-            self.contacts[user_id].connected = False
+    def apply_user_disconnected(self, user_id: str, now_ms: int) -> None:
+        """``user disconnected``: offline, last seen now; no longer typing."""
+        if (contact := self.contacts.get(user_id)) is not None:
+            contact.connected, contact.last_seen, contact.typing_until = False, now_ms, None
 
     def add_found(self, entry: RosterEntry) -> Contact:
         """Someone found in the directory: listed from now on; their conversation, if
@@ -202,12 +260,17 @@ class ChatState:
         """The contact a message belongs under: the peer, or yourself for self-messages."""
         return msg.to_id if msg.from_id == self.self_id else msg.from_id
 
-    def receive(self, msg: ChatMessage) -> tuple[Contact, ChatMessage] | None:
+    def receive(
+        self, msg: ChatMessage, watching: bool = True
+    ) -> tuple[Contact, ChatMessage] | None:
         """A live ``private message``. Returns where it went, or None when it is dropped
-        (unknown sender, or already shown)."""
+        (unknown sender, or already shown). ``watching``: the user looks at the app (its
+        terminal has focus), so a message in the open conversation is not unread."""
         contact = self.contacts.get(self.conversation_of(msg))
         if contact is None:
             return None
+        if msg.from_id == contact.user_id:
+            contact.typing_until = None  # their message ends their typing
         if msg.id is not None and any(m.id == msg.id for m in reversed(contact.messages[-50:])):
             return None
         pending = self._find_own(contact, msg.client_id) if msg.from_id == self.self_id else None
@@ -219,7 +282,7 @@ class ChatState:
             insert_at -= 1  # keep unsent messages of yours at the end
         contact.messages.insert(insert_at, msg)
         # your own echo from another tab does not make a conversation unread
-        if contact.user_id != self.open_id and msg.from_id != self.self_id:
+        if msg.from_id != self.self_id and not (watching and contact.user_id == self.open_id):
             contact.unread += 1
         return contact, msg
 
@@ -312,3 +375,58 @@ class ChatState:
         if self.open_id not in order:
             return order[0]
         return order[(order.index(self.open_id) + delta) % len(order)]
+
+    # -- read markers and typing --------------------------------------------------------
+
+    def mark_read(self, user_id: str, up_to: int) -> bool:
+        """Your marker in a conversation moves to ``up_to`` (never back); the unread count
+        follows. Returns whether it moved."""
+        contact = self.contacts.get(user_id)
+        if contact is None or later(contact.read_up_to, up_to) == contact.read_up_to:
+            return False
+        contact.read_up_to = up_to
+        self._recount(contact, up_to)
+        return True
+
+    @staticmethod
+    def _recount(contact: Contact, up_to: int) -> None:
+        """Count the unread messages above a marker, when all of them are loaded."""
+        loaded = next((m.id for m in contact.messages if m.id is not None), None)
+        if not contact.has_more or (loaded is not None and loaded <= up_to):
+            contact.unread = sum(
+                1
+                for m in contact.messages
+                if m.from_id == contact.user_id and m.id is not None and m.id > up_to
+            )
+
+    def apply_read(self, by: str, with_id: str, up_to: int, at_ms: int | None) -> Contact | None:
+        """A ``read`` from the server: your marker moved in another tab (``by`` is you), or
+        the peer's on your messages (a receipt). Returns the contact whose conversation
+        shows it differently, or None when nothing changed."""
+        if by == self.self_id:
+            return self.contacts.get(with_id) if self.mark_read(with_id, up_to) else None
+        contact = self.contacts.get(by)
+        if with_id != self.self_id or contact is None:
+            return None
+        if later(contact.peer_read_up_to, up_to) == contact.peer_read_up_to:
+            return None
+        contact.peer_read_up_to, contact.peer_read_at = up_to, at_ms
+        return contact
+
+    def set_typing(self, user_id: str, typing: bool, now: float) -> bool:
+        """A ``typing`` from a user; returns whether what is shown changes."""
+        contact = self.contacts.get(user_id)
+        if contact is None or user_id == self.self_id:
+            return False
+        was = contact.typing_until is not None
+        contact.typing_until = now + TYPING_EXPIRES_S if typing else None
+        return was != typing
+
+    def expire_typing(self, now: float) -> list[str]:
+        """Forget "typing" not repeated in time; returns whose expired."""
+        expired = []
+        for contact in self.contacts.values():
+            if contact.typing_until is not None and contact.typing_until <= now:
+                contact.typing_until = None
+                expired.append(contact.user_id)
+        return expired

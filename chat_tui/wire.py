@@ -46,12 +46,18 @@ def parse_roster_entry(data: object) -> RosterEntry | None:
     user_id, username = data.get("userID"), data.get("username")
     if not isinstance(user_id, str) or not isinstance(username, str):
         return None
+    unread = _int(data.get("unread"))
     return RosterEntry(
         user_id=user_id,
         username=username,
         connected=bool(data.get("connected")),
         messages=parse_messages(data.get("messages")),
         has_more=bool(data.get("hasMore")),
+        unread=max(0, unread) if unread is not None else None,
+        read_up_to=_int(data.get("readUpTo")),
+        peer_read_up_to=_int(data.get("peerReadUpTo")),
+        peer_read_at=_int(data.get("peerReadAt")),
+        last_seen=_int(data.get("lastSeen")),
     )
 
 
@@ -78,6 +84,26 @@ def parse_session(data: object) -> tuple[str, str] | None:
 def parse_user_id(data: object) -> str | None:
     """A ``user disconnected`` payload: the bare userID."""
     return data if isinstance(data, str) else None
+
+
+def parse_read(data: object) -> tuple[str, str, int, int | None] | None:
+    """A S->C ``read``: (by, with, upTo, at)."""
+    if not isinstance(data, dict):
+        return None
+    by, with_id, up_to = data.get("by"), data.get("with"), _int(data.get("upTo"))
+    if not isinstance(by, str) or not isinstance(with_id, str) or up_to is None:
+        return None
+    return by, with_id, up_to, _int(data.get("at"))
+
+
+def parse_typing(data: object) -> tuple[str, bool] | None:
+    """A S->C ``typing``: (from, typing)."""
+    if not isinstance(data, dict):
+        return None
+    from_id, typing = data.get("from"), data.get("typing")
+    if not isinstance(from_id, str) or not isinstance(typing, bool):
+        return None
+    return from_id, typing
 
 
 def parse_send_ack(ack: object) -> Ack:
@@ -115,4 +141,12 @@ def send_payload(to: str, content: str, client_id: str | None) -> dict[str, Any]
     payload: dict[str, Any] = {"content": content, "to": to}
     if client_id is not None:
         payload["clientId"] = client_id
+    return payload
+
+
+def read_request(with_id: str, up_to: int, private: bool) -> dict[str, Any]:
+    """A C->S ``read``; ``private`` only when set (no receipt for the peer)."""
+    payload: dict[str, Any] = {"with": with_id, "upTo": up_to}
+    if private:
+        payload["private"] = True
     return payload

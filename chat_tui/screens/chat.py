@@ -6,11 +6,13 @@ It draws from the app's state and redraws what the app's signals say changed
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -19,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from chat_tui.changes import Changes, ConversationChange, Shown, Status
-from chat_tui.state import ChatState, display_names
+from chat_tui.render import ago
+from chat_tui.state import ChatState, Contact, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.status_bar import StatusBar
@@ -32,6 +35,10 @@ class ChatScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "scroll_conversation(-1)", "Older", priority=True, show=False),
         Binding("pagedown", "scroll_conversation(1)", "Newer", priority=True, show=False),
+        Binding("alt+u", "first_unread", "First unread", priority=True, show=False),
+        Binding("alt+end", "latest", "Latest", priority=True, show=False),
+        # End jumps to the latest only when the composer has nothing to move through
+        Binding("end", "latest_if_idle", "Latest", priority=True, show=False),
     ]
 
     class Open(Message):
@@ -52,6 +59,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="main"):
                 yield Static(id="peer-header", markup=False)
                 yield ConversationView(id="conversation")
+                yield Static(id="typing-line", markup=False)
                 yield Composer(id="composer")
         yield StatusBar(id="status")
         yield Footer()
@@ -81,13 +89,17 @@ class ChatScreen(Screen[None]):
 
     def _draw_header(self) -> None:
         header = self.query_one("#peer-header", Static)
+        typing_line = self.query_one("#typing-line", Static)
         contact = self.state.contacts.get(self.state.open_id or "")
         if contact is None:
             header.update(Text("No conversation open"))
+            typing_line.display = False
             return
         name = self._names()[contact.user_id]
-        status = f"{ONLINE} online" if contact.connected else f"{OFFLINE} offline"
-        header.update(Text(f"{name}   {status}"))
+        header.update(Text(f"{name}   {presence(contact)}{'   muted' if contact.muted else ''}"))
+        typing_line.display = contact.typing_until is not None
+        if typing_line.display:
+            typing_line.update(Text(f"{name} is typing…"))
 
     def draw_conversation(self, change: ConversationChange) -> None:
         if change.user_id != self.state.open_id:
@@ -95,7 +107,10 @@ class ChatScreen(Screen[None]):
         view = self.query_one(ConversationView)
         if change.how is Shown.OPENED:
             contact = self.state.contacts.get(change.user_id)
-            view.show(contact, self.state.self_id, self._names(), change.count)
+            mark = None  # the server's marker; none in a conversation with yourself
+            if contact and self.state.server_marks and contact.user_id != self.state.self_id:
+                mark = contact.read_up_to or 0
+            view.show(contact, self.state.self_id, self._names(), change.count, mark)
             self._draw_header()
         elif change.how is Shown.APPENDED:
             view.appended()
@@ -103,6 +118,8 @@ class ChatScreen(Screen[None]):
             view.changed(change.message)
         elif change.how is Shown.PREPENDED:
             view.prepended(change.count)
+        elif change.how is Shown.RECEIPT:
+            view.receipt()
 
     # -- input ------------------------------------------------------------------------
 
@@ -113,9 +130,33 @@ class ChatScreen(Screen[None]):
             self.post_message(self.Open(event.option.id))
         self.query_one(Composer).focus()
 
+    def action_first_unread(self) -> None:
+        if not self.query_one(ConversationView).jump_to_unread():
+            self.notify("No unread messages here.", timeout=2, markup=False)
+
+    def action_latest(self) -> None:
+        self.query_one(ConversationView).jump_to_latest()
+
+    def action_latest_if_idle(self) -> None:
+        composer = self.query_one(Composer)
+        if (composer.has_focus and composer.text) or not self.query_one(
+            ConversationView
+        ).jump_to_latest():
+            raise SkipAction()
+
     def action_scroll_conversation(self, direction: int) -> None:
         view = self.query_one(ConversationView)
         if direction < 0:
             view.action_page_up_or_load()
         else:
             view.action_page_down()
+
+
+def presence(contact: Contact, now_ms: int | None = None) -> str:
+    """``● online``, ``○ last seen 3 h ago``, or ``○ offline``."""
+    if contact.connected:
+        return f"{ONLINE} online"
+    if contact.last_seen is not None:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        return f"{OFFLINE} last seen {ago(contact.last_seen, now)}"
+    return f"{OFFLINE} offline"

@@ -7,9 +7,11 @@ from typing import ClassVar
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from chat_tui.widgets.conversation import DELIVERY_GLYPHS
 
 KEYS: list[tuple[str, str]] = [
     ("Enter", "send the message"),
@@ -19,10 +21,22 @@ KEYS: list[tuple[str, str]] = [
     ("Alt+A", "next conversation with unread messages"),
     ("Ctrl+K", "quick switcher: type a name, Enter opens it"),
     ("PageUp / PageDown", "scroll; PageUp at the top loads older messages"),
+    ("End / Alt+End", "jump to the latest message (End: when the composer is empty)"),
+    ("Alt+U", "jump to the first unread message of this conversation"),
+    ("Alt+M", "mute / unmute this conversation (no toast, bell or desktop notice)"),
     ("Ctrl+R", "retry the failed messages of this conversation"),
     ("F1", "this help"),
     ("Ctrl+Q", "quit"),
     ("Mouse", "click a user to open; wheel scrolls the conversation"),
+]
+
+
+# the state of your own messages, in the column after their time
+LEGEND: list[tuple[str, str]] = [
+    (DELIVERY_GLYPHS["pending"], "pending: not yet taken by the server (kept across restarts)"),
+    (DELIVERY_GLYPHS["sent"], "sent: stored by the server"),
+    (DELIVERY_GLYPHS["seen"], 'seen: the peer has read it ("seen 14:05" under the last one)'),
+    (DELIVERY_GLYPHS["failed"], "not sent: refused by the server (Ctrl+R retries)"),
 ]
 
 
@@ -35,9 +49,14 @@ class HelpScreen(ModalScreen[None]):
         table = Table(show_header=False, box=None, padding=(0, 2))
         for key, what in KEYS:
             table.add_row(key, what)
-        with Vertical(id="help-box"):
+        legend = Table(show_header=False, box=None, padding=(0, 2))
+        for glyph, what in LEGEND:
+            legend.add_row(glyph, what)
+        with VerticalScroll(id="help-box"):
             yield Static("Keys", id="help-title", markup=False)
             yield Static(table)
+            yield Static("Your messages", id="help-legend-title", markup=False)
+            yield Static(legend)
             yield Static("Escape closes", id="help-hint", markup=False)
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -3,10 +3,16 @@
 Only the lines on screen are turned into strips, so a conversation of 10,000 messages opens
 fast, and a new message lays out only its own lines. Message text is never markup: it goes
 into rich ``Text`` objects as plain strings, after control characters are made visible.
+
+It also tells the app what the user has seen (``Seen``: the latest message of the peer on
+screen while the terminal has focus), shows a "↓ 3 new" marker while scrolled up, and the
+state of your own messages: one glyph each (DELIVERY_GLYPHS) and "seen HH:MM" under the
+last one the peer has read.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,10 +27,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from chat_tui.render import day_label, safe_text, same_day, time_of_day
-from chat_tui.state import ChatMessage, Contact, Delivery
+from chat_tui.render import day_label, safe_text, same_day, seen_label, time_of_day
+from chat_tui.state import ChatMessage, Contact, Delivery, first_unread, is_seen
 
-INDENT = 8  # "  14:05 " before the text
+INDENT = 10  # " 14:05 ✓✓ " before the text
+# the state of one of your messages, in the column after its time (the F1 help's legend)
+DELIVERY_GLYPHS = {"pending": "…", "sent": "✓", "seen": "✓✓", "failed": "✗"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class ConversationView(ScrollView, can_focus=True):
     """Shows one conversation; scrolling to the top asks for older messages."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "conversation--seen",
+        "conversation--new-below",
         "conversation--day",
         "conversation--sender",
         "conversation--self",
@@ -60,29 +70,62 @@ class ConversationView(ScrollView, can_focus=True):
             super().__init__()
             self.user_id = user_id
 
+    class Seen(Message):
+        """The user has seen the peer's messages up to ``up_to`` (on screen, with the
+        terminal focused)."""
+
+        def __init__(self, user_id: str, up_to: int) -> None:
+            super().__init__()
+            self.user_id, self.up_to = user_id, up_to
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.contact: Contact | None = None
         self.self_id: str | None = None
         self.names: dict[str, str] = {}
         self.marker_at: int | None = None  # index of the first unread message
+        self.read_mark: int | None = None  # the marker when opened (None: counted locally)
+        self.new_below = 0  # messages arrived while scrolled up
         self.loading_older = False
+        self._jump_to_unread = False  # Alt+U is loading older pages to find the marker
+        self._seen_posted = -1  # the highest Seen posted for this conversation
+        self._seen_index: int | None = None  # the message under which "seen" is drawn
+        self._laid_mark: int | None = None  # the peer's marker the lines were laid out with
         self._lines: list[_Line] = []
         self._starts: list[int] = []  # first line of each message
         self._laid_out_width = 0
 
+    def on_mount(self) -> None:
+        self.watch(self.app, "app_focus", self._focus_changed, init=False)
+
+    def _focus_changed(self, focused: bool) -> None:
+        if focused:
+            self.check_seen()
+
     # -- content ----------------------------------------------------------------------
 
     def show(
-        self, contact: Contact | None, self_id: str | None, names: dict[str, str], unread: int = 0
+        self,
+        contact: Contact | None,
+        self_id: str | None,
+        names: dict[str, str],
+        unread: int = 0,
+        read_mark: int | None = None,
     ) -> None:
-        """Show a conversation from its latest message; mark where the unread ones start."""
+        """Show a conversation from its latest message; mark where the unread ones start:
+        above the first message of the peer after ``read_mark`` (the server's marker),
+        or, without one, above the last ``unread`` messages."""
         self.contact, self.self_id, self.names = contact, self_id, names
-        count = len(contact.messages) if contact else 0
-        self.marker_at = count - unread if 0 < unread <= count else None
-        self.loading_older = False
+        self.read_mark = read_mark
+        self.marker_at = (
+            first_unread(contact.messages, contact.user_id, read_mark, unread) if contact else None
+        )
+        self.loading_older = self._jump_to_unread = False
+        self._seen_posted = -1
+        self.new_below = 0
         self._layout_from(0)
         self._to_end()
+        self.call_after_refresh(self.check_seen)
 
     def appended(self) -> None:
         """The open conversation grew at the end (a message arrived or was written)."""
@@ -90,6 +133,11 @@ class ConversationView(ScrollView, can_focus=True):
             return
         at_bottom = self.scroll_y >= self.max_scroll_y - 1
         count = len(self.contact.messages)
+        if not at_bottom:
+            peer = self.contact.user_id
+            self.new_below += sum(
+                1 for m in self.contact.messages[len(self._starts) :] if m.from_id == peer
+            )
         # lay out again from the first message whose lines may change: unsent messages of
         # yours stay at the end, so a new one can be inserted just before them
         first = len(self._starts)
@@ -98,6 +146,7 @@ class ConversationView(ScrollView, can_focus=True):
         self._layout_from(max(0, min(first, count - 1)))
         if at_bottom:
             self._to_end()
+        self.check_seen()
 
     def _to_end(self) -> None:
         """Show the last line now. (``scroll_end`` waits for the next layout, and until
@@ -114,16 +163,87 @@ class ConversationView(ScrollView, can_focus=True):
                 self._layout_from(min(index, len(self._starts)))
                 return
 
+    def receipt(self) -> None:
+        """The peer's marker on your messages moved: glyphs and the "seen" line change
+        from the first message above the marker this view was laid out with."""
+        if self.contact is None:
+            return
+        messages, old = self.contact.messages, self._laid_mark
+        first = len(messages)
+        while first and (old is None or (messages[first - 1].id or old + 1) > old):
+            first -= 1
+        if self._seen_index is not None:
+            first = min(first, self._seen_index)
+        self._layout_from(min(first, len(self._starts)))
+
     def prepended(self, count: int) -> None:
         """Older messages were added at the top: keep what the user looks at in place."""
         self.loading_older = False
+        jump, self._jump_to_unread = self._jump_to_unread, False
         if self.contact is None or count <= 0:
             return
         before = len(self._lines)
-        if self.marker_at is not None:
+        if self.read_mark is not None:
+            self.marker_at = first_unread(
+                self.contact.messages, self.contact.user_id, self.read_mark
+            )
+        elif self.marker_at is not None:
             self.marker_at += count
         self._layout_from(0)
         self.scroll_to(y=self.scroll_y + len(self._lines) - before, animate=False, immediate=True)
+        if jump:
+            self.jump_to_unread()
+
+    # -- what the user sees, and jumps ----------------------------------------------------
+
+    def check_seen(self) -> None:
+        """Post Seen for the latest message of the peer whose first line is on screen, if
+        it is newer than what was posted (nothing while the terminal has no focus)."""
+        contact = self.contact
+        height = self.scrollable_content_region.height
+        if contact is None or height <= 0 or not self.app.app_focus or not self._starts:
+            return
+        if self.scroll_y >= self.max_scroll_y - 1 and self.new_below:
+            self.new_below = 0
+            self.refresh()
+        shown = bisect.bisect_left(self._starts, round(self.scroll_y) + height)
+        for msg in reversed(contact.messages[:shown]):
+            if msg.from_id == contact.user_id and msg.id is not None:
+                if msg.id > self._seen_posted and msg.id > (contact.read_up_to or -1):
+                    self._seen_posted = msg.id
+                    self._tell(self.Seen(contact.user_id, msg.id))
+                return
+
+    def jump_to_latest(self) -> bool:
+        """Scroll to the latest message; False when already there."""
+        if self.scroll_y >= self.max_scroll_y - 1 and not self.new_below:
+            return False
+        self._to_end()
+        self.new_below = 0
+        self.refresh()
+        self.check_seen()
+        return True
+
+    def jump_to_unread(self) -> bool:
+        """Scroll to the "new messages" line, loading older pages until it is there;
+        False when this conversation has no unread messages."""
+        contact = self.contact
+        if contact is None:
+            return False
+        loaded = next((m.id for m in contact.messages if m.id is not None), None)
+        if (
+            self.read_mark is not None
+            and contact.has_more
+            and (loaded is None or loaded > self.read_mark + 1)
+            and self.marker_at in (0, None)
+        ):
+            self._jump_to_unread = True  # its start may be on an older page
+            self._ask_for_older()
+            return True
+        if self.marker_at is None or self.marker_at >= len(self._starts):
+            return False
+        self.scroll_to(y=self._starts[self.marker_at], animate=False, immediate=True)
+        return True
 
     # -- layout -----------------------------------------------------------------------
 
@@ -146,6 +266,8 @@ class ConversationView(ScrollView, can_focus=True):
         )
         del self._lines[cut:]
         del self._starts[index:]
+        self._seen_index = self._last_seen(messages)
+        self._laid_mark = self.contact.peer_read_up_to if self.contact else None
         if not messages:
             self._lines.append(_Line((("conversation--notice", "No messages yet."),)))
         for i in range(index, len(messages)):
@@ -172,18 +294,49 @@ class ConversationView(ScrollView, can_focus=True):
             lines.append(_Line((("conversation--self" if mine else "conversation--sender", who),)))
         body_width = width - INDENT
         paragraphs = safe_text(msg.content).split("\n")
+        glyph, glyph_style = self._glyph(msg) if mine else ("", "conversation--time")
         first = True
         for paragraph in paragraphs:
             for chunk in _wrap(paragraph, body_width):
-                stamp = f"  {time_of_day(msg.ts)} " if first else " " * INDENT
-                lines.append(_Line((("conversation--time", stamp), ("conversation--text", chunk))))
+                parts: tuple[tuple[str, str], ...]
+                if first:
+                    parts = (
+                        ("conversation--time", f" {time_of_day(msg.ts)} "),
+                        (glyph_style, f"{glyph:<2} "),
+                        ("conversation--text", chunk),
+                    )
+                else:
+                    parts = (("conversation--time", " " * INDENT), ("conversation--text", chunk))
+                lines.append(_Line(parts))
                 first = False
-        if mine and msg.delivery is Delivery.PENDING:
-            lines.append(_Line((("conversation--pending", " " * INDENT + "… sending"),)))
-        elif mine and msg.delivery is Delivery.FAILED:
-            note = f"✗ not sent: {msg.error or 'error'} (ctrl+r to retry)"
+        if mine and msg.delivery is Delivery.FAILED:
+            note = f"not sent: {msg.error or 'error'} (ctrl+r to retry)"
             lines.append(_Line((("conversation--failed", " " * INDENT + note),)))
+        if i == self._seen_index:
+            label = seen_label(self.contact.peer_read_at) if self.contact else "seen"
+            lines.append(_Line((("conversation--seen", " " * INDENT + label),)))
         return lines
+
+    def _glyph(self, msg: ChatMessage) -> tuple[str, str]:
+        """The glyph of one of your messages, and its style."""
+        if msg.delivery is Delivery.PENDING:
+            return DELIVERY_GLYPHS["pending"], "conversation--pending"
+        if msg.delivery is Delivery.FAILED:
+            return DELIVERY_GLYPHS["failed"], "conversation--failed"
+        if self.contact is not None and is_seen(msg, self.contact):
+            return DELIVERY_GLYPHS["seen"], "conversation--seen"
+        return DELIVERY_GLYPHS["sent"], "conversation--time"
+
+    def _last_seen(self, messages: list[ChatMessage]) -> int | None:
+        """The index of the last of your messages the peer has read (not in a
+        conversation with yourself)."""
+        contact = self.contact
+        if contact is None or contact.user_id == self.self_id or contact.peer_read_up_to is None:
+            return None
+        for index in range(len(messages) - 1, -1, -1):
+            if messages[index].from_id == self.self_id and is_seen(messages[index], contact):
+                return index
+        return None
 
     # -- drawing ----------------------------------------------------------------------
 
@@ -192,6 +345,8 @@ class ConversationView(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         base = self.rich_style
+        if self.new_below and y == self.scrollable_content_region.height - 1:
+            return self._new_below_strip(width, base)
         if index >= len(self._lines):
             return Strip.blank(width, base)
         text = Text(no_wrap=True, end="")
@@ -200,6 +355,15 @@ class ConversationView(ScrollView, can_focus=True):
         segments = list(text.render(self.app.console))
         strip = Strip(segments).apply_style(base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _new_below_strip(self, width: int, base: Style) -> Strip:
+        """The last row while scrolled up with new messages below: "↓ 3 new (End)"."""
+        label = f" ↓ {self.new_below} new (End) "
+        text = Text(" " * max(0, width - cell_len(label)), end="")
+        text.append(label, self._style("conversation--new-below"))
+        return (
+            Strip(list(text.render(self.app.console))).apply_style(base).crop_extend(0, width, base)
+        )
 
     def _style(self, component: str) -> Style:
         return self.get_component_rich_style(component, partial=True)
@@ -210,6 +374,7 @@ class ConversationView(ScrollView, can_focus=True):
             self._layout_from(0)
             if at_bottom:
                 self._to_end()
+        self.check_seen()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -221,11 +386,19 @@ class ConversationView(ScrollView, can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if round(new_value) == 0 and round(old_value) != 0:
             self._ask_for_older()
+        if new_value > old_value:
+            self.check_seen()
 
     def _ask_for_older(self) -> None:
         if self.contact is not None and self.contact.has_more and not self.loading_older:
             self.loading_older = True
-            self.post_message(self.NeedOlder(self.contact.user_id))
+            self._tell(self.NeedOlder(self.contact.user_id))
+
+    def _tell(self, message: Message) -> None:
+        """Post a message that bubbles up to the app. Textual stops a message at the node
+        it names as sender, and names the node whose code is running: called from the
+        screen (a key it binds, a signal it draws), it would stop there."""
+        self.post_message(message.set_sender(self))
 
     def action_page_up_or_load(self) -> None:
         if round(self.scroll_y) == 0:

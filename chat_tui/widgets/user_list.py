@@ -1,4 +1,5 @@
-"""The roster: yourself first, then everyone by name, with status icons and unread counts."""
+"""The roster: yourself first, then everyone by name, with status icons, unread counts
+(dim when the conversation is muted) and "typing…" while someone writes to you."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class UserList(OptionList):
         "user-list--online",
         "user-list--offline",
         "user-list--unread",
+        "user-list--muted",
+        "user-list--typing",
         "user-list--self",
     }
 
@@ -28,16 +31,22 @@ class UserList(OptionList):
         online = self.get_component_rich_style("user-list--online", partial=True)
         offline = self.get_component_rich_style("user-list--offline", partial=True)
         unread_style = self.get_component_rich_style("user-list--unread", partial=True)
+        muted_style = self.get_component_rich_style("user-list--muted", partial=True)
+        typing_style = self.get_component_rich_style("user-list--typing", partial=True)
         options = []
         for contact in state.ordered():
             status = online if contact.connected else offline
             row = Text(no_wrap=True, overflow="ellipsis")
             row.append(ONLINE if contact.connected else OFFLINE, status)
             row.append(" ")
-            row.append(names[contact.user_id])
-            row.append(" online" if contact.connected else " offline", status)
+            row.append(names[contact.user_id], muted_style if contact.muted else "")
+            if contact.typing_until is not None:
+                row.append(" typing…", typing_style)
+            else:
+                row.append(" online" if contact.connected else " offline", status)
             if contact.unread:
-                row.append(f" [{contact.unread}]", unread_style)
+                style = muted_style if contact.muted else unread_style
+                row.append(f" [{contact.unread}]", style)
             options.append(Option(row, id=contact.user_id))
         highlighted = state.open_id
         self.clear_options()

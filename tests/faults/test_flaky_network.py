@@ -11,6 +11,7 @@ import pytest
 
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
+from chat_tui.config import Config
 from chat_tui.widgets.composer import Composer
 from tests.conftest import Harness, Server, wait_until
 from tests.faults.proxy import TcpProxy
@@ -28,7 +29,9 @@ async def test_random_cuts_and_delays_lose_and_double_nothing(
     bob = await h.login(srv, "bob")
     proxy = TcpProxy(srv.port, rng)
     url = await proxy.start()
-    app = ChatApp(ChatClient(url), session_file(tmp_path), username="amy", bell=False)
+    app = ChatApp(
+        ChatClient(url), session_file(tmp_path), username="amy", config=Config(bell=False)
+    )
     try:
         async with running(app):
             await chat_ready(app, "bob")

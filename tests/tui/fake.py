@@ -65,6 +65,8 @@ class FakeLink:
             return {"message": {**data, "id": next(self._ids), "ts": 1, "from": ME}}
         if event == p.HISTORY:
             return {"messages": [], "hasMore": False}
+        if event == p.READ:
+            return {"ok": True, "upTo": data["upTo"]}
         return {"error": p.ERR_UNKNOWN_EVENT}
 
     # -- the server's side -------------------------------------------------------------

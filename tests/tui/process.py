@@ -24,7 +24,7 @@ ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@
 class TuiProcess:
     """``python -m chat_tui`` on a pseudo-terminal of 120x36; its screen is drained."""
 
-    def __init__(self, url: str, session_file: Path, username: str = "amy") -> None:
+    def __init__(self, url: str, session_file: Path, username: str = "amy", *args: str) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
@@ -32,6 +32,7 @@ class TuiProcess:
             [
                 *(sys.executable, "-m", "chat_tui", url),
                 *("--username", username, "--session-file", str(session_file), "--no-bell"),
+                *args,
             ],
             stdin=slave,
             stdout=slave,
@@ -43,6 +44,7 @@ class TuiProcess:
         os.close(slave)
         self.master = master
         self._screen = ""
+        self.raw = ""  # everything written, escape sequences included
         self._lock = threading.Lock()
         self._drain = threading.Thread(target=self._read_all, daemon=True)
         self._drain.start()
@@ -50,9 +52,10 @@ class TuiProcess:
     def _read_all(self) -> None:
         with contextlib.suppress(OSError):
             while data := os.read(self.master, 65536):
-                text = ANSI.sub("", data.decode(errors="replace"))
+                raw = data.decode(errors="replace")
                 with self._lock:
-                    self._screen += text
+                    self.raw += raw
+                    self._screen += ANSI.sub("", raw)
 
     def shown_since(self, mark: int, pattern: str) -> bool:
         """Whether the terminal output after ``mark`` (escape sequences removed) matches."""

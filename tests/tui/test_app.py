@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chat_tui.config import Config
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
@@ -261,7 +262,7 @@ async def test_keys_switcher_help_newlines_and_recall(
 ) -> None:
     bob = await h.login(srv, "bob")
     carol = await h.login(srv, "carol")
-    app = make_app(srv.url, session_file(tmp_path), username="amy", bell=False)
+    app = make_app(srv.url, session_file(tmp_path), username="amy", config=Config(bell=False))
     async with running(app) as pilot:
         await chat_ready(app, "bob", "carol")
         await pilot.press("ctrl+k")
@@ -336,7 +337,9 @@ async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(
             ),
             "failed",
         )
-        assert any("✗ not sent: content too long" in line for line in conversation_lines(app))
+        lines = conversation_lines(app)
+        assert any(line.endswith(" ✗  far too long for this server") for line in lines)
+        assert any(line.strip() == "not sent: content too long (ctrl+r to retry)" for line in lines)
         assert not session_file(tmp_path).outbox_path.exists()  # refused: not retried by itself
         await pilot.press("ctrl+r")
         await wait_until(
@@ -419,4 +422,9 @@ async def test_a_burst_of_messages_keeps_the_view_at_the_end_unless_scrolled_up(
             lambda: len(app.state.contacts[bob.user_id].messages) == 43, "three more messages"
         )
         await pilot.pause()
-        assert visible_lines(app) == shown
+        now = visible_lines(app)
+        assert now[:-1] == shown[:-1]  # what the user reads stays where it was
+        assert now[-1].endswith("↓ 3 new (End)")  # and the last row says what came
+        await pilot.press("end")  # the composer is empty: End jumps to the latest
+        await wait_until(lambda: view.scroll_y == view.max_scroll_y, "at the end")
+        assert visible_lines(app)[-1].endswith("later 2") and not view.new_below

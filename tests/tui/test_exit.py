@@ -15,6 +15,7 @@ from textual.message import Message
 from chat_tui import messages as m
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
+from chat_tui.config import Config
 from chat_tui.screens.chat import ChatScreen
 from tests.conftest import wait_until
 from tests.tui.conftest import SIZE, chat_ready, session_file
@@ -58,7 +59,7 @@ async def test_server_messages_handled_after_the_screens_are_gone_are_ignored(
     message queued then is handled with no screen on the stack. Before the fix, a late
     'connected' raised ScreenStackError (issue 10)."""
     link = FakeLink()
-    app = HeldApp(link, session_file(tmp_path), username="amy", bell=False)
+    app = HeldApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
     async with app.run_test(size=SIZE):
         await wait_until(lambda: link.post is not None, "the app to start its link")
         link.accept(entry(BOB, "bob"))
@@ -77,7 +78,7 @@ async def test_ctrl_q_stops_the_connection_before_the_screens_go(kind: str, tmp_
     link = FakeLink()
     screen_at_shutdown: list[object] = []
     link.on_shutdown = lambda: screen_at_shutdown.append((app.screen_stack or [None])[-1])
-    app = ChatApp(link, session_file(tmp_path), username="amy", bell=False)
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: link.post is not None, "the app to start its link")
         link.accept(entry(BOB, "bob"))
@@ -92,7 +93,7 @@ async def test_ctrl_q_stops_the_connection_before_the_screens_go(kind: str, tmp_
 async def quit_while(url: str, tmp_path: Path, status: str) -> ChatApp:
     """Start chat-tui against ``url``, wait for ``status`` in the status line, press Ctrl+Q."""
     client = ChatClient(url, handshake_timeout=30)
-    app = ChatApp(client, session_file(tmp_path), username="amy", bell=False)
+    app = ChatApp(client, session_file(tmp_path), username="amy", config=Config(bell=False))
     async with asyncio.timeout(20), app.run_test(size=SIZE) as pilot:
         await wait_until(
             lambda: isinstance(app.screen, ChatScreen) and status in app.status.link.value,

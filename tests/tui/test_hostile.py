@@ -15,6 +15,7 @@ from chat_tui import messages as m
 from chat_tui.app import ChatApp
 from chat_tui.changes import LinkState
 from chat_tui.client import ChatClient
+from chat_tui.config import Config
 from chat_tui.render import _BIDI_NAMES, safe_text
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import Session
@@ -56,7 +57,7 @@ def screen_text(app: ChatApp) -> str:
 
 async def test_hostile_names_and_messages_never_reach_the_terminal(tmp_path: Path) -> None:
     link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", bell=False)
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
     evil_name = "".join(HOSTILE)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: link.post is not None, "the app to start its link")
@@ -126,7 +127,7 @@ async def test_a_users_event_above_aiohttps_default_frame_limit_is_accepted(
     await victim.close()
     sf = session_file(tmp_path)
     sf.save(Session(victim.session_id, victim.user_id, "victim", srv.url))
-    app = ChatApp(ChatClient(srv.url), sf, bell=False)
+    app = ChatApp(ChatClient(srv.url), sf, config=Config(bell=False))
     async with running(app):
         await chat_ready(app, "sender0", "sender1", "sender2")
         assert sum(len(c.messages) for c in app.state.contacts.values()) == 240
@@ -144,7 +145,7 @@ async def test_a_frame_too_large_stops_the_client_with_its_reason(
     sf = session_file(tmp_path)
     sf.save(Session(victim.session_id, victim.user_id, "victim", srv.url))
     client = ChatClient(srv.url, max_frame=512 * 1024)
-    app = ChatApp(client, sf, bell=False)
+    app = ChatApp(client, sf, config=Config(bell=False))
     async with running(app):
         await wait_until(lambda: app.status.link is LinkState.STOPPED, "the client to stop")
         assert "larger than 0.5 MiB" in app.status.detail

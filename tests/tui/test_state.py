@@ -105,13 +105,15 @@ def test_presence_events() -> None:
     s = state_with(user(BOB, "bob", connected=False))
     joined(s, {"userID": BOB, "username": "bob", "connected": True, "messages": []})
     assert s.contacts[BOB].connected
-    s.apply_user_disconnected(BOB)
-    assert not s.contacts[BOB].connected
+    s.apply_user_disconnected(BOB, 1_000)
+    assert not s.contacts[BOB].connected and s.contacts[BOB].last_seen == 1_000
+    joined(s, {"userID": BOB, "username": "bob", "connected": True, "messages": []})
+    assert s.contacts[BOB].last_seen is None  # online: no "last seen"
     s.set_self_connected(False)
     assert not s.contacts[ME].connected
     for junk in (None, 5, [], {"userID": 5}, {"username": "x"}):
         assert parse_roster_entry(junk) is None
-    s.apply_user_disconnected("nobody")  # an unknown user changes nothing
+    s.apply_user_disconnected("nobody", 1)  # an unknown user changes nothing
 
 
 def test_unread_counts_and_own_echoes() -> None:
@@ -259,3 +261,127 @@ def test_users_payload_junk_is_ignored() -> None:
     users(s, "junk")
     users(s, [None, 5, {"userID": 1}, {"userID": BOB, "username": "bob", "messages": "x"}])
     assert list(s.contacts) == [BOB] and s.contacts[BOB].messages == []
+
+
+# -- read markers, receipts, typing (issue 13) -----------------------------------------
+
+
+def marked(uid: str, name: str, messages: list[dict[str, Any]], **read: Any) -> dict[str, Any]:
+    """A ``users`` item of chat-server, with its read state."""
+    return {**user(uid, name, messages=messages), "unread": 0, "readUpTo": None, **read}
+
+
+def test_unread_counts_and_markers_come_from_the_server() -> None:
+    msgs = [wire(1, BOB, ME), wire(2, ME, BOB), wire(3, BOB, ME), wire(4, BOB, ME)]
+    s = ChatState(self_id=ME)
+    users(s, [marked(ME, "me", [], unread=7), marked(BOB, "bob", msgs, unread=2, readUpTo=1)])
+    bob = s.contacts[BOB]
+    assert s.server_marks and (bob.unread, bob.read_up_to) == (2, 1)
+    assert s.contacts[ME].unread == 0  # never unread with yourself
+    s.contacts[BOB].unread = 0
+    users(s, [marked(BOB, "bob", msgs, unread=2, readUpTo=1)])  # a reconnect: the server's
+    assert bob.unread == 2
+    # without read state (the tutorial's server) the local counts stay
+    t = state_with(user(BOB, "bob", messages=msgs))
+    t.contacts[BOB].unread = 5
+    users(t, [user(BOB, "bob", messages=msgs)])
+    assert not t.server_marks and t.contacts[BOB].unread == 5
+
+
+def test_marking_read_moves_forward_only_and_recounts() -> None:
+    msgs = [wire(i, BOB, ME) for i in range(1, 6)]
+    s = ChatState(self_id=ME)
+    users(s, [marked(ME, "me", []), marked(BOB, "bob", msgs, unread=5)])
+    assert s.mark_read(BOB, 3) and s.contacts[BOB].unread == 2
+    assert not s.mark_read(BOB, 2)  # backwards: nothing
+    assert s.contacts[BOB].read_up_to == 3 and s.contacts[BOB].unread == 2
+    assert not s.mark_read("nobody", 9)
+    # a marker below what is loaded cannot be counted here: the server's count stays
+    users(s, [marked(BOB, "bob", msgs[3:], unread=40, readUpTo=3)])
+    s.contacts[BOB].has_more = True
+    users(s, [{**marked(BOB, "bob", msgs[3:], unread=40, readUpTo=3), "hasMore": True}])
+    assert s.contacts[BOB].unread == 40
+
+
+def test_a_marker_not_yet_sent_survives_a_snapshot() -> None:
+    msgs = [wire(i, BOB, ME) for i in range(1, 6)]
+    s = ChatState(self_id=ME)
+    users(s, [marked(ME, "me", []), marked(BOB, "bob", msgs, unread=5)])
+    s.mark_read(BOB, 5)  # read here, the link dropped before the read went out
+    users(s, [marked(BOB, "bob", msgs, unread=5, readUpTo=None)])
+    assert (s.contacts[BOB].read_up_to, s.contacts[BOB].unread) == (5, 0)
+
+
+def test_read_events_sync_tabs_and_bring_receipts() -> None:
+    msgs = [wire(1, ME, BOB), wire(2, BOB, ME), wire(3, ME, BOB)]
+    s = ChatState(self_id=ME)
+    users(s, [marked(ME, "me", []), marked(BOB, "bob", msgs, unread=1)])
+    assert s.apply_read(ME, BOB, 2, 10) is s.contacts[BOB]  # another tab of mine read it
+    assert (s.contacts[BOB].read_up_to, s.contacts[BOB].unread) == (2, 0)
+    assert s.apply_read(BOB, ME, 1, 20) is s.contacts[BOB]  # bob read my first message
+    bob = s.contacts[BOB]
+    assert (bob.peer_read_up_to, bob.peer_read_at) == (1, 20)
+    assert s.apply_read(BOB, ME, 1, 30) is None and bob.peer_read_at == 20  # not forward
+    assert s.apply_read(BOB, CAROL, 3, 40) is None  # about someone else: nothing
+    assert s.apply_read(CAROL, ME, 3, 40) is None  # a stranger: nothing
+    from chat_tui.state import is_seen
+
+    assert [is_seen(m, bob) for m in bob.messages] == [True, False, False]
+
+
+def test_first_unread_with_the_servers_marker_or_a_count() -> None:
+    from chat_tui.state import first_unread
+
+    msgs = [parse_message(wire(i, BOB if i % 2 else ME, ME)) for i in range(1, 7)]
+    shown = [m for m in msgs if m is not None]
+    assert first_unread(shown, BOB, 2) == 2  # message 3, the first of bob's above 2
+    assert first_unread(shown, BOB, 0) == 0
+    assert first_unread(shown, BOB, 6) is None
+    assert first_unread(shown, BOB, None, unread=2) == 4  # counted: the last two
+    assert first_unread(shown, BOB, None, unread=0) is None
+    assert first_unread(shown, BOB, None, unread=99) is None
+
+
+def test_typing_starts_expires_and_ends_with_a_message() -> None:
+    s = state_with(user(BOB, "bob"), user(CAROL, "carol"))
+    assert s.set_typing(BOB, True, now=100.0)
+    assert not s.set_typing(BOB, True, now=102.0)  # a repeat: nothing new to show
+    assert not s.set_typing(ME, True, now=100.0)  # never yourself
+    assert s.set_typing(CAROL, True, now=103.0)
+    assert s.expire_typing(107.5) == [] and s.expire_typing(108.0) == [BOB]
+    recv(s, wire(1, CAROL, ME))  # her message ends her typing
+    assert s.contacts[CAROL].typing_until is None
+    s.set_typing(BOB, True, now=200.0)
+    assert s.set_typing(BOB, False, now=201.0) and s.contacts[BOB].typing_until is None
+    s.set_typing(BOB, True, now=300.0)
+    s.apply_user_disconnected(BOB, 5)  # gone: no longer typing
+    assert s.contacts[BOB].typing_until is None
+
+
+def test_a_message_in_the_open_conversation_is_unread_only_when_not_watched() -> None:
+    s = state_with(user(BOB, "bob"))
+    s.open(BOB)
+    msg = parse_message(wire(1, BOB, ME))
+    assert msg is not None
+    s.receive(msg)
+    assert s.contacts[BOB].unread == 0
+    other = parse_message(wire(2, BOB, ME))
+    assert other is not None
+    s.receive(other, watching=False)  # the terminal has no focus
+    assert s.contacts[BOB].unread == 1
+
+
+def test_read_and_typing_payload_junk_is_dropped() -> None:
+    from chat_tui.wire import parse_read, parse_typing, read_request
+
+    assert parse_read({"by": "a", "with": "b", "upTo": 3, "at": 9}) == ("a", "b", 3, 9)
+    assert parse_read({"by": "a", "with": "b", "upTo": 3}) == ("a", "b", 3, None)
+    for junk in (None, [], {"by": 1}, {"by": "a", "with": "b", "upTo": True}, {"upTo": 3}):
+        assert parse_read(junk) is None
+    assert parse_typing({"from": "a", "typing": False}) == ("a", False)
+    for junk in (None, {"from": "a"}, {"from": "a", "typing": 1}, {"from": 2, "typing": True}):
+        assert parse_typing(junk) is None
+    assert read_request("b", 3, private=False) == {"with": "b", "upTo": 3}
+    assert read_request("b", 3, private=True) == {"with": "b", "upTo": 3, "private": True}
+    entry = parse_roster_entry({**user(BOB, "bob"), "unread": -4, "lastSeen": "x"})
+    assert entry is not None and (entry.unread, entry.last_seen) == (0, None)

@@ -1,0 +1,103 @@
+"""chat-tui's settings, mutes, notifications and relative times, without a screen."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from chat_tui.cli import build_parser, settings
+from chat_tui.config import Config, load
+from chat_tui.notify import Throttle, desktop_sequence
+from chat_tui.prefs import Prefs
+from chat_tui.render import ago, seen_label
+from chat_tui.screens.chat import presence
+from chat_tui.state import Contact
+
+
+def test_config_file_values_and_what_is_ignored(tmp_path: Path) -> None:
+    assert load(tmp_path / "absent.toml") == (Config(), [])
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'read_receipts = false\ntyping = false\nnotify_every = 2\nbell = "loud"\nsparkles = true\n'
+    )
+    config, notices = load(path)
+    assert config == Config(read_receipts=False, typing=False, notify_every=2.0)
+    assert any("bell must be true or false" in n for n in notices)
+    assert any("unknown setting 'sparkles'" in n for n in notices)
+    path.write_text("this is = = not toml")
+    config, notices = load(path)
+    assert config == Config() and "using the defaults" in notices[0]
+    path.write_text("notify_every = -1\n")
+    assert load(path)[0].notify_every == Config().notify_every
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("desktop_notifications = false\nread_receipts = true\n")
+    args = build_parser().parse_args(
+        ["--config", str(path), "--no-read-receipts", "--no-typing", "--desktop-notifications"]
+    )
+    config, notices = settings(args)
+    assert notices == []
+    assert (config.read_receipts, config.typing, config.desktop_notifications) == (
+        False,
+        False,
+        True,
+    )
+    missing = build_parser().parse_args(["--config", str(tmp_path / "nope.toml")])
+    assert "no such file" in settings(missing)[1][0]
+
+
+def test_mutes_are_kept_privately_and_shared_by_windows(tmp_path: Path) -> None:
+    one, two = Prefs(tmp_path / "p" / "s.prefs.json"), Prefs(tmp_path / "p" / "s.prefs.json")
+    one.set_muted("bob", True)
+    two.set_muted("carol", True)  # the other window's change is kept, not overwritten
+    assert Prefs(one.path).load() == {"bob", "carol"}
+    assert stat.S_IMODE(one.path.stat().st_mode) == 0o600
+    one.set_muted("bob", False)
+    two.set_muted("carol", False)
+    assert not one.path.exists()
+
+
+def test_throttle_announces_once_per_conversation_per_window() -> None:
+    t = Throttle(every=5.0)
+    assert t.allow("bob", 0.0) == 0
+    assert [t.allow("bob", x) for x in (1.0, 2.0, 3.0)] == [None, None, None]
+    assert t.allow("carol", 1.5) == 0  # another conversation has its own
+    assert t.allow("bob", 5.0) == 3  # and the next one says how many were held back
+    assert t.allow("bob", 10.5) == 0
+
+
+def test_desktop_notifications_cannot_be_hijacked_by_message_text() -> None:
+    seq = desktop_sequence("bob;x", "hi\x1b]0;pwned\x07 there\x1b\\ \x9c end;")
+    assert seq.startswith("\x1b]777;notify;bob,x;") and seq.endswith("\x07")
+    body = seq[len("\x1b]777;notify;") :]
+    # exactly two sequences, each ended once: nothing from the text ends or starts one
+    assert seq.count("\x1b") == 2 and seq.count("\x07") == 2
+    assert "\x9c" not in seq and "pwned" in body
+
+
+def test_relative_times() -> None:
+    now = 1_800_000_000_000
+    minute, hour, day = 60_000, 3_600_000, 86_400_000
+    assert ago(now - 5_000, now) == "just now"
+    assert ago(now - 5 * minute, now) == "5 min ago"
+    assert ago(now - 3 * hour, now) == "3 h ago"
+    assert ago(now + 10_000, now) == "just now"  # a clock ahead of ours
+    assert ago(now - 3 * day, now) == "3 days ago"
+    assert ago(now - 40 * day, now).startswith("on ")
+    assert seen_label(None) == "seen"
+    assert seen_label(now - minute, now).startswith("seen ") and ":" in seen_label(now, now)
+    assert len(seen_label(now - 3 * day, now).split()) == 5  # seen Tue 24 Nov 14:05
+    bob = Contact("b", "bob", connected=False, last_seen=now - 3 * hour)
+    assert presence(bob, now) == "○ last seen 3 h ago"
+    assert presence(Contact("b", "bob", connected=False), now) == "○ offline"
+    assert presence(Contact("b", "bob", connected=True), now) == "● online"
+
+
+@pytest.mark.parametrize("text", ["", "a" * 500, "\n\n\t"])
+def test_desktop_sequence_is_one_bounded_line(text: str) -> None:
+    seq = desktop_sequence("t", text)
+    assert "\n" not in seq and len(seq) < 500
