@@ -268,19 +268,22 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         log.debug("user %s went offline", conn.user_id)
         await self.went_offline(conn.user_id, announce=not self.shutting_down)
 
-    async def went_offline(self, user_id: str, announce: bool = True) -> None:
-        """A user's last socket closed (here, or on a process that died): remember when,
-        and tell everyone else (a single process shutting down has nobody left to tell)."""
+    async def went_offline(
+        self, user_id: str, announce: bool = True, at_ms: int | None = None
+    ) -> None:
+        """A user's last socket closed (here, or on a process that died, last known alive
+        at ``at_ms``): remember when, and tell everyone else (a single process shutting
+        down has nobody left to tell)."""
         try:
-            await self.store.set_last_seen(user_id, now_ms())
+            await self.store.set_last_seen(user_id, at_ms if at_ms is not None else now_ms())
         except StoreUnavailable as exc:
             log.warning("could not record when %s was last seen: %s", user_id, exc)
         if announce or self.presence.shared:
             await self.emit(p.USER_DISCONNECTED, user_id)
 
-    async def announce_offline(self, user_id: str) -> None:
+    async def announce_offline(self, user_id: str, last_seen_ms: int | None) -> None:
         """A user whose last socket was on a process that died is now offline."""
-        await self.went_offline(user_id)
+        await self.went_offline(user_id, at_ms=last_seen_ms)
 
     async def forget_users(self, user_ids: list[str], sio: socketio.AsyncServer) -> None:
         """Users deleted from the store (``chat-server users delete``, pruning), here or

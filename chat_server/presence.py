@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
@@ -19,7 +20,8 @@ from chat_server.stores.redis_common import PREFIX, client, text, unavailable
 
 log = logging.getLogger(__name__)
 
-OfflineCallback = Callable[[str], Awaitable[None]]
+# (user_id, when they were last seen in ms, or None for now)
+OfflineCallback = Callable[[str, int | None], Awaitable[None]]
 
 
 class Presence(Protocol):
@@ -28,7 +30,7 @@ class Presence(Protocol):
     shared: bool  # True when other processes see the same presence
 
     async def start(self, on_offline: OfflineCallback) -> None:
-        """Begin background work; ``on_offline(user_id)`` is awaited for users found
+        """Begin background work; ``on_offline(user_id, last_seen_ms)`` is awaited for users found
         offline by that work (their process died), once per user."""
 
     async def stop(self) -> None:
@@ -184,6 +186,7 @@ class RedisPresence:
         with contextlib.suppress(*self._errors()):
             # a clean stop: our sockets are gone already; let nobody wait for a reap
             await self.redis.delete(f"{PREFIX}alive:{self.server_id}")
+            await self.redis.hdel(f"{PREFIX}beats", self.server_id)
             await self._reap(
                 keys=[f"{PREFIX}server:{self.server_id}", f"{PREFIX}servers", f"{PREFIX}online"],
                 args=[self.server_id, PREFIX],
@@ -191,7 +194,11 @@ class RedisPresence:
         await self.redis.aclose()
 
     async def _beat(self) -> None:
-        await self.redis.set(f"{PREFIX}alive:{self.server_id}", "1", px=int(self.ttl * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{PREFIX}alive:{self.server_id}", "1", px=int(self.ttl * 1000))
+            # when it was last known alive: the last seen of users reaped after it dies
+            pipe.hset(f"{PREFIX}beats", self.server_id, str(int(time.time() * 1000)))
+            await pipe.execute()
 
     async def _loop(self) -> None:
         while True:
@@ -206,22 +213,26 @@ class RedisPresence:
                 log.exception("presence upkeep failed")
 
     async def reap_dead(self) -> list[str]:
-        """Clean up after processes whose heartbeat expired; report their users offline."""
-        gone: list[str] = []
+        """Clean up after processes whose heartbeat expired; report their users offline,
+        last seen at that process's last heartbeat."""
+        gone: list[tuple[str, int | None]] = []
         for raw in await self.redis.smembers(f"{PREFIX}servers"):
             server = text(raw)
             if server == self.server_id or await self.redis.exists(f"{PREFIX}alive:{server}"):
                 continue
+            beat = await self.redis.hget(f"{PREFIX}beats", server)
             users = await self._reap(
                 keys=[f"{PREFIX}server:{server}", f"{PREFIX}servers", f"{PREFIX}online"],
                 args=[server, PREFIX],
             )
+            await self.redis.hdel(f"{PREFIX}beats", server)
             log.warning("server %s stopped beating; %d users went offline", server, len(users))
-            gone.extend(text(u) for u in users)
-        for user_id in gone:
+            last = int(text(beat)) if beat is not None and text(beat).isdigit() else None
+            gone.extend((text(u), last) for u in users)
+        for user_id, last in gone:
             if self._on_offline is not None:
-                await self._on_offline(user_id)
-        return gone
+                await self._on_offline(user_id, last)
+        return [user_id for user_id, _ in gone]
 
     async def reconcile(self) -> None:
         """Make Redis agree with the sockets this process really holds (after an outage,
@@ -232,7 +243,7 @@ class RedisPresence:
         for entry in recorded - live:
             user, sid = entry.split("|", 1)
             if await self._raw_remove(user, sid) and self._on_offline is not None:
-                await self._on_offline(user)
+                await self._on_offline(user, None)
         for entry in live - recorded:
             user, sid = entry.split("|", 1)
             await self._raw_add(user, sid)
