@@ -28,9 +28,9 @@ from chat_tui.app import ChatApp
 from chat_tui.changes import ConversationChange, Shown
 from chat_tui.client import Post
 from chat_tui.config import Config
+from chat_tui.records import Contact
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.session_file import Session, SessionFile
-from chat_tui.state import Contact
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.wire import parse_message
 

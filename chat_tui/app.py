@@ -24,12 +24,13 @@ from chat_tui.notify import Throttle
 from chat_tui.outbox import Outbox
 from chat_tui.outgoing import Outgoing
 from chat_tui.prefs import Prefs
+from chat_tui.records import RosterEntry
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import CorruptFile, Session, SessionFile
-from chat_tui.state import ChatState, RosterEntry, display_names
+from chat_tui.state import ChatState, display_names
 
 
 class ChatApp(Inbound, Outgoing):

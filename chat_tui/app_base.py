@@ -10,8 +10,9 @@ from textual.app import App
 from chat_tui.changes import Changes, ConversationChange, LinkState, Shown, Status
 from chat_tui.client import Link
 from chat_tui.outbox import Outbox
+from chat_tui.records import ChatMessage
 from chat_tui.session_file import Session, SessionFile
-from chat_tui.state import ChatMessage, ChatState
+from chat_tui.state import ChatState
 
 
 class AppBase(App[None]):

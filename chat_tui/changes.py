@@ -14,7 +14,7 @@ from enum import Enum
 from textual.dom import DOMNode
 from textual.signal import Signal
 
-from chat_tui.state import ChatMessage
+from chat_tui.records import ChatMessage
 
 
 class LinkState(Enum):

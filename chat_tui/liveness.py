@@ -21,8 +21,9 @@ from chat_tui.app_base import AppBase
 from chat_tui.config import Config
 from chat_tui.notify import Throttle, desktop_sequence
 from chat_tui.prefs import Prefs
+from chat_tui.records import ChatMessage
 from chat_tui.render import one_line
-from chat_tui.state import ChatMessage, display_names
+from chat_tui.state import display_names
 from chat_tui.terminal import write_sequence
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView

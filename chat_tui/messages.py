@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from chat_tui.state import ChatMessage, RosterEntry
+from chat_tui.records import ChatMessage, RosterEntry
 
 
 class ServerMessage(Message):

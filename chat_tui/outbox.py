@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import protocol as p
+from chat_tui.records import Ack
 from chat_tui.session_file import locked, read_json, with_suppressed_unlink, write_private
-from chat_tui.state import Ack
 
 UNAVAILABLE_RETRY_S = 2.0
 

@@ -13,7 +13,7 @@ from chat_tui import wire
 from chat_tui.app_base import AppBase
 from chat_tui.changes import Shown
 from chat_tui.outbox import OutboxItem
-from chat_tui.state import Ack, Delivery
+from chat_tui.records import Ack, Delivery
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat_server import protocol as p
-from chat_tui.state import Ack, ChatMessage, RosterEntry
+from chat_tui.records import Ack, ChatMessage, RosterEntry
 
 
 def _int(value: object) -> int | None:

@@ -21,8 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from chat_tui.changes import Changes, ConversationChange, Shown, Status
+from chat_tui.records import Contact
 from chat_tui.render import ago
-from chat_tui.state import ChatState, Contact, display_names
+from chat_tui.state import ChatState, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.status_bar import StatusBar

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chat_tui.widgets.conversation import DELIVERY_GLYPHS
+from chat_tui.layout import DELIVERY_GLYPHS
 
 KEYS: list[tuple[str, str]] = [
     ("Enter", "send the message"),

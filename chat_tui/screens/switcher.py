@@ -16,8 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from chat_tui.records import RosterEntry
 from chat_tui.render import safe_text
-from chat_tui.state import RosterEntry
 
 Search = Callable[[str], Awaitable[list[RosterEntry]]]
 SEARCH_DELAY_S = 0.25  # wait for a pause in typing before asking the server

@@ -6,19 +6,16 @@ into rich ``Text`` objects as plain strings, after control characters are made v
 
 It also tells the app what the user has seen (``Seen``: the latest message of the peer on
 screen while the terminal has focus), shows a "↓ 3 new" marker while scrolled up, and the
-state of your own messages: one glyph each (DELIVERY_GLYPHS) and "seen HH:MM" under the
-last one the peer has read.
+state of your own messages (laid out by chat_tui/layout.py: one glyph each and "seen
+HH:MM" under the last one the peer has read).
 """
 
 from __future__ import annotations
 
 import bisect
-import io
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -27,19 +24,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from chat_tui.render import day_label, safe_text, same_day, seen_label, time_of_day
-from chat_tui.state import ChatMessage, Contact, Delivery, first_unread, is_seen
-
-INDENT = 10  # " 14:05 ✓✓ " before the text
-# the state of one of your messages, in the column after its time (the F1 help's legend)
-DELIVERY_GLYPHS = {"pending": "…", "sent": "✓", "seen": "✓✓", "failed": "✗"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Line:
-    """One screen line: the parts of text with their component-class names."""
-
-    parts: tuple[tuple[str, str], ...]
+from chat_tui.layout import INDENT, Layout, Line, last_seen_index, message_lines
+from chat_tui.records import ChatMessage, Contact, Delivery
+from chat_tui.state import first_unread
 
 
 class ConversationView(ScrollView, can_focus=True):
@@ -91,7 +78,7 @@ class ConversationView(ScrollView, can_focus=True):
         self._seen_posted = -1  # the highest Seen posted for this conversation
         self._seen_index: int | None = None  # the message under which "seen" is drawn
         self._laid_mark: int | None = None  # the peer's marker the lines were laid out with
-        self._lines: list[_Line] = []
+        self._lines: list[Line] = []
         self._starts: list[int] = []  # first line of each message
         self._laid_out_width = 0
 
@@ -266,77 +253,25 @@ class ConversationView(ScrollView, can_focus=True):
         )
         del self._lines[cut:]
         del self._starts[index:]
-        self._seen_index = self._last_seen(messages)
-        self._laid_mark = self.contact.peer_read_up_to if self.contact else None
+        contact = self.contact
+        self._seen_index = last_seen_index(contact, self.self_id) if contact else None
+        self._laid_mark = contact.peer_read_up_to if contact else None
         if not messages:
-            self._lines.append(_Line((("conversation--notice", "No messages yet."),)))
+            self._lines.append(Line((("conversation--notice", "No messages yet."),)))
+        layout = Layout(
+            self.self_id,
+            self.names,
+            self.marker_at,
+            self._seen_index,
+            contact.peer_read_at if contact else None,
+            width,
+        )
         for i in range(index, len(messages)):
             self._starts.append(len(self._lines))
-            self._lines.extend(self._message_lines(i, messages, width))
+            assert contact is not None  # there are messages
+            self._lines.extend(message_lines(contact, i, layout))
         self.virtual_size = Size(width, len(self._lines))
         self.refresh()
-
-    def _message_lines(self, i: int, messages: list[ChatMessage], width: int) -> list[_Line]:
-        msg = messages[i]
-        prev = messages[i - 1] if i else None
-        lines: list[_Line] = []
-        if msg.ts is not None and (prev is None or not same_day(prev.ts, msg.ts)):
-            label = f" {day_label(msg.ts)} "
-            pad = max(0, width - cell_len(label) - 2)
-            lines.append(_Line((("conversation--day", "──" + label + "─" * pad),)))
-        if i == self.marker_at:
-            label = " new messages "
-            pad = max(0, width - len(label) - 2)
-            lines.append(_Line((("conversation--marker", "──" + label + "─" * pad),)))
-        mine = msg.from_id == self.self_id
-        if prev is None or prev.from_id != msg.from_id or lines:
-            who = "(yourself)" if mine else self.names.get(msg.from_id, safe_text(msg.from_id))
-            lines.append(_Line((("conversation--self" if mine else "conversation--sender", who),)))
-        body_width = width - INDENT
-        paragraphs = safe_text(msg.content).split("\n")
-        glyph, glyph_style = self._glyph(msg) if mine else ("", "conversation--time")
-        first = True
-        for paragraph in paragraphs:
-            for chunk in _wrap(paragraph, body_width):
-                parts: tuple[tuple[str, str], ...]
-                if first:
-                    parts = (
-                        ("conversation--time", f" {time_of_day(msg.ts)} "),
-                        (glyph_style, f"{glyph:<2} "),
-                        ("conversation--text", chunk),
-                    )
-                else:
-                    parts = (("conversation--time", " " * INDENT), ("conversation--text", chunk))
-                lines.append(_Line(parts))
-                first = False
-        if mine and msg.delivery is Delivery.FAILED:
-            note = f"not sent: {msg.error or 'error'} (ctrl+r to retry)"
-            lines.append(_Line((("conversation--failed", " " * INDENT + note),)))
-        if i == self._seen_index:
-            label = seen_label(self.contact.peer_read_at) if self.contact else "seen"
-            lines.append(_Line((("conversation--seen", " " * INDENT + label),)))
-        return lines
-
-    def _glyph(self, msg: ChatMessage) -> tuple[str, str]:
-        """The glyph of one of your messages, and its style."""
-        if msg.delivery is Delivery.PENDING:
-            return DELIVERY_GLYPHS["pending"], "conversation--pending"
-        if msg.delivery is Delivery.FAILED:
-            return DELIVERY_GLYPHS["failed"], "conversation--failed"
-        if self.contact is not None and is_seen(msg, self.contact):
-            return DELIVERY_GLYPHS["seen"], "conversation--seen"
-        return DELIVERY_GLYPHS["sent"], "conversation--time"
-
-    def _last_seen(self, messages: list[ChatMessage]) -> int | None:
-        """The index of the last of your messages the peer has read (not in a
-        conversation with yourself)."""
-        contact = self.contact
-        if contact is None or contact.user_id == self.self_id or contact.peer_read_up_to is None:
-            return None
-        for index in range(len(messages) - 1, -1, -1):
-            if messages[index].from_id == self.self_id and is_seen(messages[index], contact):
-                return index
-        return None
 
     # -- drawing ----------------------------------------------------------------------
 
@@ -408,29 +343,3 @@ class ConversationView(ScrollView, can_focus=True):
 
     def action_page_down(self) -> None:
         self.scroll_page_down()
-
-
-def _wrap(paragraph: str, width: int) -> list[str]:
-    """Split a paragraph into chunks of at most ``width`` cells, at spaces when possible."""
-    if paragraph.isascii():
-        # printable ASCII (safe_text replaced the controls): one cell per character, so a
-        # plain greedy split does what Rich's general wrapper does, many times faster
-        out = []
-        while len(paragraph) > width:
-            cut = paragraph.rfind(" ", 0, width + 1)
-            if cut <= 0:
-                out.append(paragraph[:width])
-                paragraph = paragraph[width:]
-            else:
-                out.append(paragraph[:cut])
-                paragraph = paragraph[cut + 1 :]
-        out.append(paragraph)
-        return out
-    if cell_len(paragraph) <= width:
-        return [paragraph]
-    lines = Text(paragraph).wrap(_CONSOLE, width)
-    return [line.plain for line in lines] or [""]
-
-
-# A console only for measuring: wrapping needs one, drawing uses the app's.
-_CONSOLE = Console(width=1000, color_system=None, file=io.StringIO())

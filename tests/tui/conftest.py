@@ -13,10 +13,10 @@ from textual.pilot import Pilot
 
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
+from chat_tui.records import Delivery
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.session_file import SessionFile
-from chat_tui.state import Delivery
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.status_bar import StatusBar
 from chat_tui.widgets.user_list import UserList

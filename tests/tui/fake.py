@@ -11,7 +11,7 @@ from typing import Any
 from chat_server import protocol as p
 from chat_tui import messages as m
 from chat_tui.client import Post
-from chat_tui.state import ChatMessage, RosterEntry
+from chat_tui.records import ChatMessage, RosterEntry
 
 ME, BOB, CAROL = "me00000000000000", "b0b0000000000000", "ca40100000000000"
 

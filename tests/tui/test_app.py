@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from chat_tui.config import Config
+from chat_tui.records import Delivery
 from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import Session
-from chat_tui.state import Delivery
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.user_list import UserList

@@ -9,8 +9,8 @@ import pytest
 
 from chat_server.app import NAMESPACE_KEY
 from chat_server.upkeep import prune_idle
+from chat_tui.records import Delivery
 from chat_tui.screens.switcher import SwitcherScreen
-from chat_tui.state import Delivery
 from tests.conftest import Harness, wait_until
 from tests.tui.conftest import (
     MakeApp,

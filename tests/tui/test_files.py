@@ -118,7 +118,7 @@ def test_cached_local_times_match_datetime(zone: str, monkeypatch: pytest.Monkey
 def test_wrapping_keeps_every_character_within_the_width(text: str) -> None:
     from rich.cells import cell_len
 
-    from chat_tui.widgets.conversation import _wrap
+    from chat_tui.layout import wrap as _wrap
 
     chunks = _wrap(text, 37)
     assert all(cell_len(c) <= 37 for c in chunks)

@@ -16,10 +16,11 @@ from chat_tui.app import ChatApp
 from chat_tui.changes import LinkState
 from chat_tui.client import ChatClient
 from chat_tui.config import Config
+from chat_tui.records import ChatMessage, Contact
 from chat_tui.render import _BIDI_NAMES, safe_text
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import Session
-from chat_tui.state import ChatMessage, Contact, display_names
+from chat_tui.state import display_names
 from tests.conftest import Harness, wait_until
 from tests.tui.conftest import SIZE, chat_ready, running, session_file
 from tests.tui.fake import ME, FakeLink, entry

@@ -229,7 +229,7 @@ async def test_privacy_settings_send_no_typing_and_private_reads(tmp_path: Path)
     async with running(app) as pilot:
         await wait_until(lambda: link.post is not None, "link started")
         from chat_tui import messages as m
-        from chat_tui.state import ChatMessage
+        from chat_tui.records import ChatMessage
 
         hello = ChatMessage("hello", BOB, ME, id=7, ts=1)
         link.accept(entry(BOB, "bob", messages=[hello], unread=1))

@@ -11,9 +11,9 @@ from chat_tui.cli import build_parser, settings
 from chat_tui.config import Config, load
 from chat_tui.notify import Throttle, desktop_sequence
 from chat_tui.prefs import Prefs
+from chat_tui.records import Contact
 from chat_tui.render import ago, seen_label
 from chat_tui.screens.chat import presence
-from chat_tui.state import Contact
 
 
 def test_config_file_values_and_what_is_ignored(tmp_path: Path) -> None:

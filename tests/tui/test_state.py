@@ -5,15 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from chat_tui.state import (
-    ChatMessage,
-    ChatState,
-    Contact,
-    Delivery,
-    backoff_delay,
-    display_names,
-    merge_messages,
-)
+from chat_tui.records import ChatMessage, Contact, Delivery
+from chat_tui.state import ChatState, backoff_delay, display_names, merge_messages
 from chat_tui.wire import (
     parse_message,
     parse_messages,
@@ -324,7 +317,7 @@ def test_read_events_sync_tabs_and_bring_receipts() -> None:
     assert s.apply_read(BOB, ME, 1, 30) is None and bob.peer_read_at == 20  # not forward
     assert s.apply_read(BOB, CAROL, 3, 40) is None  # about someone else: nothing
     assert s.apply_read(CAROL, ME, 3, 40) is None  # a stranger: nothing
-    from chat_tui.state import is_seen
+    from chat_tui.records import is_seen
 
     assert [is_seen(m, bob) for m in bob.messages] == [True, False, False]
 

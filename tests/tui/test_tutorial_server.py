@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_tui.state import Delivery
+from chat_tui.records import Delivery
 from tests.conftest import Peer, wait_until
 from tests.tui.conftest import (
     MakeApp,
