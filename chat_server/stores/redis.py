@@ -29,6 +29,7 @@ the conversation's stream from an exclusive id: a seek, never a scan.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -103,6 +104,9 @@ class RedisStore(RedisAdmin, RedisReads):
         self._mark_read: Any = None
         self._count_unread: Any = None
         self._synced = 0  # entries of chat:users read so far
+        # one sync at a time: two overlapping reads from the same offset would both
+        # advance it, and the users created next would be skipped for good
+        self._sync_lock = asyncio.Lock()
 
     @property
     def _r(self) -> aioredis.Redis:
@@ -187,18 +191,19 @@ class RedisStore(RedisAdmin, RedisReads):
 
     async def _sync_users(self) -> None:
         """Pick up users created by other processes (the cache only grows)."""
-        with unavailable():
-            ids = await self._r.lrange(f"{PREFIX}users", self._synced, -1)
-            if not ids:
-                return
-            pipe = self._r.pipeline(transaction=False)
-            for raw in ids:
-                pipe.hget(f"{PREFIX}user:{text(raw)}", "username")
-            names = await pipe.execute()
-        for raw, name in zip(ids, names, strict=True):
-            if name is not None:  # None: deleted since
-                self._add_user(User(text(raw), text(name)))
-        self._synced += len(ids)
+        async with self._sync_lock:
+            with unavailable():
+                ids = await self._r.lrange(f"{PREFIX}users", self._synced, -1)
+                if not ids:
+                    return
+                pipe = self._r.pipeline(transaction=False)
+                for raw in ids:
+                    pipe.hget(f"{PREFIX}user:{text(raw)}", "username")
+                names = await pipe.execute()
+            for raw, name in zip(ids, names, strict=True):
+                if name is not None:  # None: deleted since
+                    self._add_user(User(text(raw), text(name)))
+            self._synced += len(ids)
 
     async def user_for_session(self, session_hash: bytes) -> User | None:
         with unavailable():

@@ -281,3 +281,24 @@ async def test_last_seen_is_kept_per_user(store: Store) -> None:
     await store.create_user("b1", "bob", hash_session_id("sb"))
     await store.set_last_seen("a1", 1_800_000_000_000)
     assert await store.last_seen(["a1", "b1", "nobody"]) == {"a1": 1_800_000_000_000}
+
+
+async def test_overlapping_roster_reads_never_skip_users_made_by_another_process(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two overlapping list_users() on one process, while another process creates the
+    users: every user is still listed, then and later (a race once skipped some for good)."""
+    url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
+    maker, reader = make_store(url), make_store(url)
+    await maker.open()
+    await reader.open()
+    try:
+        for uid in ("a", "b", "c"):
+            await maker.create_user(uid, f"user-{uid}", hash_session_id(f"s{uid}"))
+        first, second = await asyncio.gather(reader.list_users(), reader.list_users())
+        assert [u.user_id for u in first] == [u.user_id for u in second] == ["a", "b", "c"]
+        await maker.create_user("d", "user-d", hash_session_id("sd"))
+        assert [u.user_id for u in await reader.list_users()] == ["a", "b", "c", "d"]
+    finally:
+        await maker.close()
+        await reader.close()
