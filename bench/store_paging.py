@@ -21,13 +21,13 @@ import argparse
 import asyncio
 import json
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+from chat_server.stores import sqlite_lib
 from chat_server.stores.sqlite import PAGE_SIZE, SqliteStore
 from chat_server.stores.sqlite_schema import migrate
 
@@ -37,7 +37,7 @@ HEAVY = 20_000
 def fill(path: Path, messages: int, users: int, seed: int) -> list[str]:
     rnd = random.Random(seed)
     ids = [f"{i:016x}" for i in range(users)]
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_lib.connect(path, isolation_level=None)
     db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # as the store makes a new file
     db.execute("PRAGMA journal_mode=WAL")
     migrate(db)

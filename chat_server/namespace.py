@@ -26,6 +26,7 @@ from chat_server import roster
 from chat_server.config import Config
 from chat_server.guard import AddressLimits
 from chat_server.limits import ACK_WANTED, TokenBuckets
+from chat_server.message_ops import MessageOps
 from chat_server.presence import Presence
 from chat_server.roster import wire_message
 from chat_server.stores import Saved, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
@@ -58,7 +59,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
     """The default namespace ``/``: handshake, roster, presence, messages, history."""
 
     def __init__(self, config: Config, store: Store, presence: Presence) -> None:
@@ -69,12 +70,17 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.connections: dict[str, Connection] = {}
         self.shutting_down = False  # no presence broadcasts while every socket closes
         # flood control, one bucket per user for each kind of event (limits.py); the
-        # directory shares the history bucket (both read the store)
+        # directory and search share the history bucket (they read the store), edits and
+        # deletes the sending one (they write it)
         history = TokenBuckets(config.rate_burst, config.rate_per_second)
+        sending = TokenBuckets(config.rate_burst, config.rate_per_second)
         self.limits = {
-            p.PRIVATE_MESSAGE: TokenBuckets(config.rate_burst, config.rate_per_second),
+            p.PRIVATE_MESSAGE: sending,
+            p.EDIT_MESSAGE: sending,
+            p.DELETE_MESSAGE: sending,
             p.HISTORY: history,
             p.DIRECTORY: history,
+            p.SEARCH: history,
             p.READ: TokenBuckets(config.rate_burst, config.rate_per_second),
             # typing is a hint: over its rate it is dropped, never held back
             p.TYPING: TokenBuckets(
@@ -88,6 +94,9 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             p.DIRECTORY: self.handle_directory,
             p.READ: self.handle_read,
             p.TYPING: self.handle_typing,
+            p.EDIT_MESSAGE: self.handle_edit,
+            p.DELETE_MESSAGE: self.handle_delete,
+            p.SEARCH: self.handle_search,
         }
 
     # python-socketio maps "private message" to on_private message, which cannot be a
@@ -302,12 +311,16 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         req = p.parse_send(data, self.config.max_message_length)
         if await self.store.get_user(req.to) is None:
             raise p.ProtocolError(p.ERR_UNKNOWN_RECIPIENT)
+        if req.reply_to is not None:
+            await self.reply_target(conn.user_id, req.to, req.reply_to)
         # shielded: stored means delivered, even if this request is cancelled meanwhile
         saved = await asyncio.shield(self._store_and_deliver(conn, req))
         return {"message": wire_message(saved.message)}
 
     async def _store_and_deliver(self, conn: Connection, req: p.SendRequest) -> Saved:
-        saved = await self.store.save_message(conn.user_id, req.to, req.content, req.client_id)
+        saved = await self.store.save_message(
+            conn.user_id, req.to, req.content, req.client_id, req.reply_to
+        )
         if saved.created:
             # the recipient's sockets and the sender's other sockets, one copy each
             rooms = [req.to] if req.to == conn.user_id else [req.to, conn.user_id]
@@ -319,8 +332,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         req = p.parse_history(data)
         if await self.store.get_user(req.peer) is None:
             raise p.ProtocolError(p.ERR_UNKNOWN_USER)
-        page = await self.store.history(conn.user_id, req.peer, req.before, req.limit)
-        return {"messages": [wire_message(m) for m in page.messages], "hasMore": page.has_more}
+        return await self.history_page(conn.user_id, req)
 
     async def handle_directory(self, conn: Connection, data: object) -> dict[str, Any]:
         req = p.parse_directory(data)

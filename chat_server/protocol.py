@@ -8,11 +8,13 @@ Python names.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 
-import decancer_py
+from chat_server.text import BIDI_CONTROLS as BIDI_CONTROLS
+from chat_server.text import is_control, search_words, visible_text
+from chat_server.text import is_invisible as is_invisible
+from chat_server.text import username_key as username_key
 
 # Events (the tutorial's)
 SESSION: Final = "session"
@@ -26,6 +28,11 @@ DIRECTORY: Final = "directory"
 USER_DELETED: Final = "user deleted"
 READ: Final = "read"
 TYPING: Final = "typing"
+EDIT_MESSAGE: Final = "edit message"
+DELETE_MESSAGE: Final = "delete message"
+MESSAGE_EDITED: Final = "message edited"
+MESSAGE_DELETED: Final = "message deleted"
+SEARCH: Final = "search"
 
 # The one connect-error message the tutorial's clients understand.
 INVALID_USERNAME: Final = "invalid username"
@@ -46,6 +53,11 @@ ERR_INVALID_PRIVATE: Final = "invalid private"
 ERR_INVALID_TYPING: Final = "invalid typing"
 ERR_INVALID_AFTER: Final = "invalid after"
 ERR_UNKNOWN_USER: Final = "unknown user"
+ERR_NO_SUCH_MESSAGE: Final = "no such message"
+ERR_NOT_YOUR_MESSAGE: Final = "not your message"
+ERR_INVALID_AROUND: Final = "invalid around"
+ERR_INVALID_QUERY: Final = "invalid query"
+ERR_EMPTY_QUERY: Final = "empty query"
 ERR_UNKNOWN_EVENT: Final = "unknown event"
 ERR_UNAVAILABLE: Final = "unavailable"
 ERR_TOO_MANY_CONNECTIONS: Final = "too many connections"
@@ -65,54 +77,14 @@ HISTORY_LIMIT_MAX: Final = 200
 HISTORY_LIMIT_DEFAULT: Final = 50
 DIRECTORY_LIMIT_MAX: Final = 100
 DIRECTORY_LIMIT_DEFAULT: Final = 50
+SEARCH_LIMIT_MAX: Final = 50
+SEARCH_LIMIT_DEFAULT: Final = 20
+SEARCH_QUERY_MAX: Final = 256  # characters
+SEARCH_WORDS_MAX: Final = 16
 # Socket.IO IDs in this protocol are short opaque strings; anything longer is not an ID.
 ID_MAX: Final = 128
 # Message ids are SQLite integers; anything outside int64 cannot name one.
 INT64_MAX: Final = 2**63 - 1
-
-# Characters that reorder text (bidirectional controls): refused in usernames, shown
-# visibly by chat-tui wherever they occur.
-BIDI_CONTROLS: Final = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
-# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn as nothing, so
-# "ali\u200bce" would look like "alice". Plus characters that are visible but blank.
-_DEFAULT_IGNORABLE: Final = (
-    (0x00AD, 0x00AD),
-    (0x034F, 0x034F),
-    (0x061C, 0x061C),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x206F),
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
-    (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0000, 0xE0FFF),
-)
-_BLANK_LOOKING: Final = frozenset("\u2800")  # BRAILLE PATTERN BLANK
-
-
-def is_invisible(ch: str) -> bool:
-    """A character drawn as nothing (format, default-ignorable, blank-looking)."""
-    code = ord(ch)
-    if ch in _BLANK_LOOKING or unicodedata.category(ch) == "Cf":
-        return True
-    return any(lo <= code <= hi for lo, hi in _DEFAULT_IGNORABLE)
-
-
-def visible_text(text: str) -> str:
-    """``text`` without its invisible characters and white space: what a reader sees."""
-    if text.isascii():
-        return "".join(text.split())
-    return "".join(ch for ch in text if not ch.isspace() and not is_invisible(ch))
 
 
 class ProtocolError(ValueError):
@@ -138,13 +110,36 @@ class SendRequest:
     content: str
     to: str
     client_id: str | None
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
-    """A validated C->S ``history`` request: messages with ``peer`` older than ``before``."""
+    """A validated C->S ``history`` request: messages with ``peer`` older than ``before``,
+    newer than ``after``, or on both sides of ``around`` (at most one of the three)."""
 
     peer: str
+    before: int | None
+    limit: int
+    after: int | None = None
+    around: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """A validated C->S ``edit message``: message ``id`` now says ``content``."""
+
+    id: int
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """A validated C->S ``search``: messages holding every one of ``words`` (search_words
+    form), newest first, older than ``before``, with ``peer`` only when given."""
+
+    words: list[str]
+    peer: str | None
     before: int | None
     limit: int
 
@@ -186,10 +181,6 @@ def parse_auth(auth: object) -> AuthRequest:
     return AuthRequest(session_id=session_id, username=auth.get("username"))
 
 
-def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs", "Co", "Cn")
-
-
 def validate_username(raw: object) -> str:
     """Return the trimmed username, or raise ProtocolError with the refusal reason.
 
@@ -207,24 +198,11 @@ def validate_username(raw: object) -> str:
         raise ProtocolError(REASON_USERNAME_TOO_LONG)
     if name.isascii() and name.isprintable():
         return name
-    if any(_is_control(ch) for ch in name):
+    if any(is_control(ch) for ch in name):
         raise ProtocolError(REASON_USERNAME_CONTROL)
     if any(is_invisible(ch) for ch in name):
         raise ProtocolError(REASON_USERNAME_INVISIBLE)
     return name
-
-
-def username_key(name: str) -> str:
-    """The form under which two usernames count as the same: NFKC, case-folded, white
-    space collapsed, then reduced to its look-alike skeleton (decancer, which maps
-    confusable characters such as Cyrillic "\\u0430" or fullwidth "\\uff41" to the letter
-    they resemble, in the spirit of Unicode TS #39). Used by --unique-usernames and by
-    chat-tui to mark names that look the same."""
-    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-    if folded.isascii():
-        return folded
-    skeleton = str(decancer_py.parse(folded))
-    return skeleton or folded
 
 
 def is_int64(value: object) -> bool:
@@ -242,13 +220,7 @@ def parse_send(data: object, max_length: int) -> SendRequest:
     """Validate a C->S ``private message`` payload ``{content, to, clientId?}``."""
     if not isinstance(data, dict):
         raise ProtocolError(ERR_INVALID_PAYLOAD)
-    content = data.get("content")
-    if not isinstance(content, str):
-        raise ProtocolError(ERR_INVALID_CONTENT)
-    if not visible_text(content):  # white space and invisible characters only
-        raise ProtocolError(ERR_EMPTY_CONTENT)
-    if len(content) > max_length:
-        raise ProtocolError(ERR_CONTENT_TOO_LONG)
+    content = _content(data, max_length)
     to = data.get("to")
     if not _is_id(to):
         raise ProtocolError(ERR_INVALID_RECIPIENT)
@@ -257,8 +229,74 @@ def parse_send(data: object, max_length: int) -> SendRequest:
         isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX
     ):
         raise ProtocolError(ERR_INVALID_CLIENT_ID)
+    reply_to = data.get("replyTo")
+    if reply_to is not None and not _is_message_id(reply_to):
+        raise ProtocolError(ERR_NO_SUCH_MESSAGE)
     assert isinstance(to, str)
-    return SendRequest(content=content, to=to, client_id=client_id)
+    return SendRequest(content=content, to=to, client_id=client_id, reply_to=reply_to)
+
+
+def _content(data: dict[str, Any], max_length: int) -> str:
+    """The ``content`` of a send or an edit: a string with something visible in it."""
+    content = data.get("content")
+    if not isinstance(content, str):
+        raise ProtocolError(ERR_INVALID_CONTENT)
+    if not visible_text(content):  # white space and invisible characters only
+        raise ProtocolError(ERR_EMPTY_CONTENT)
+    if len(content) > max_length:
+        raise ProtocolError(ERR_CONTENT_TOO_LONG)
+    return content
+
+
+def _is_message_id(value: object) -> bool:
+    return is_int64(value) and value > 0  # type: ignore[operator]
+
+
+def _message_id(data: object) -> int:
+    """The ``id`` of an ``edit message`` or ``delete message`` payload."""
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    msg_id = data.get("id")
+    if not _is_message_id(msg_id):
+        raise ProtocolError(ERR_NO_SUCH_MESSAGE)
+    assert isinstance(msg_id, int)
+    return msg_id
+
+
+def parse_edit(data: object, max_length: int) -> EditRequest:
+    """Validate a C->S ``edit message`` payload ``{id, content}`` (content as a send's)."""
+    msg_id = _message_id(data)
+    assert isinstance(data, dict)
+    return EditRequest(id=msg_id, content=_content(data, max_length))
+
+
+def parse_delete(data: object) -> int:
+    """Validate a C->S ``delete message`` payload ``{id}``; returns the id."""
+    return _message_id(data)
+
+
+def parse_search(data: object) -> SearchRequest:
+    """Validate a C->S ``search`` payload ``{query, with?, before?, limit?}``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    query = data.get("query")
+    if not isinstance(query, str) or len(query) > SEARCH_QUERY_MAX:
+        raise ProtocolError(ERR_INVALID_QUERY)
+    words = list(dict.fromkeys(search_words(query)))  # each word once, in query order
+    if not words:
+        raise ProtocolError(ERR_EMPTY_QUERY)
+    if len(words) > SEARCH_WORDS_MAX:
+        raise ProtocolError(ERR_INVALID_QUERY)
+    peer = data.get("with")
+    if peer is not None and not _is_id(peer):
+        raise ProtocolError(ERR_UNKNOWN_USER)
+    before = data.get("before")
+    if before is not None and not is_int64(before):
+        raise ProtocolError(ERR_INVALID_BEFORE)
+    limit = _limit(data, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX)
+    return SearchRequest(
+        words=words, peer=peer if isinstance(peer, str) else None, before=before, limit=limit
+    )
 
 
 def parse_history(data: object) -> HistoryRequest:
@@ -268,13 +306,19 @@ def parse_history(data: object) -> HistoryRequest:
     peer = data.get("with")
     if not _is_id(peer):
         raise ProtocolError(ERR_UNKNOWN_USER)
-    before = data.get("before")
     # bool is an int in Python; on the wire true/false are not message ids
+    before, after, around = data.get("before"), data.get("after"), data.get("around")
     if before is not None and not is_int64(before):
         raise ProtocolError(ERR_INVALID_BEFORE)
+    if after is not None and not is_int64(after):
+        raise ProtocolError(ERR_INVALID_AFTER)
+    if around is not None and not _is_message_id(around):
+        raise ProtocolError(ERR_INVALID_AROUND)
+    if sum(x is not None for x in (before, after, around)) > 1:
+        raise ProtocolError(ERR_INVALID_PAYLOAD)  # one of before, after, around
     limit = _limit(data, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
     assert isinstance(peer, str)
-    return HistoryRequest(peer=peer, before=before, limit=limit)
+    return HistoryRequest(peer=peer, before=before, limit=limit, after=after, around=around)
 
 
 def _limit(data: dict[str, Any], default: int, most: int) -> int:
@@ -345,12 +389,30 @@ def directory_entry(user_id: str, username: str, connected: bool) -> dict[str, A
 
 
 def message_payload(
-    msg_id: int, ts: int, content: str, from_id: str, to_id: str, client_id: str | None
+    msg_id: int,
+    ts: int,
+    content: str,
+    from_id: str,
+    to_id: str,
+    client_id: str | None,
+    *,
+    edited_at: int | None = None,
+    deleted: bool = False,
+    reply_to: int | None = None,
 ) -> dict[str, Any]:
-    """S->C ``private message`` and history entry: the tutorial's fields plus ours."""
+    """S->C ``private message`` and history entry: the tutorial's fields plus ours. A
+    deleted message is a tombstone: empty content, ``deleted: true``, nothing else of it."""
     out: dict[str, Any] = {"id": msg_id, "ts": ts, "content": content, "from": from_id, "to": to_id}
+    if deleted:
+        out["content"] = ""
+        out["deleted"] = True
+        return out
     if client_id is not None:
         out["clientId"] = client_id
+    if edited_at is not None:
+        out["editedAt"] = edited_at
+    if reply_to is not None:
+        out["replyTo"] = reply_to
     return out
 
 

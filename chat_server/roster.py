@@ -35,7 +35,17 @@ def message_size(msg: Message) -> int:
 
 def wire_message(msg: Message) -> dict[str, Any]:
     """A stored message as sent on the wire."""
-    return p.message_payload(msg.id, msg.ts, msg.content, msg.from_id, msg.to_id, msg.client_id)
+    return p.message_payload(
+        msg.id,
+        msg.ts,
+        msg.content,
+        msg.from_id,
+        msg.to_id,
+        msg.client_id,
+        edited_at=msg.edited_at,
+        deleted=msg.deleted,
+        reply_to=msg.reply_to,
+    )
 
 
 def choose(

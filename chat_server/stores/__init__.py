@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from chat_server.stores.base import (
     Message,
+    NoSuchMessage,
+    NotYourMessage,
     Page,
     Saved,
     SessionInfo,
@@ -20,6 +22,8 @@ from chat_server.stores.base import (
 
 __all__ = [
     "Message",
+    "NoSuchMessage",
+    "NotYourMessage",
     "Page",
     "Saved",
     "SessionInfo",

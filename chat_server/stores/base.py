@@ -24,7 +24,8 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A stored private message. ``id`` increases with every message the store accepts."""
+    """A stored private message. ``id`` increases with every message the store accepts.
+    A deleted message stays as a tombstone: ``deleted``, its content gone ("")."""
 
     id: int
     from_id: str
@@ -32,14 +33,19 @@ class Message:
     content: str
     ts: int  # server time, ms since the epoch
     client_id: str | None = None
+    edited_at: int | None = None  # when its content was last edited (ms)
+    deleted: bool = False
+    reply_to: int | None = None  # the id of the message this one answers
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Messages of one conversation, oldest first; ``has_more`` when older ones exist."""
+    """Messages of one conversation, oldest first; ``has_more`` when older ones exist,
+    ``has_newer`` when newer ones than the last of the page exist."""
 
     messages: list[Message]
     has_more: bool
+    has_newer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,14 @@ class UsernameTaken(StoreError):
 
 class UserIdTaken(StoreError):
     """create_user was given a userID that exists already (callers draw a new one)."""
+
+
+class NoSuchMessage(StoreError):
+    """No message with this id (or, for an edit or a reply, it is deleted)."""
+
+
+class NotYourMessage(StoreError):
+    """Only the sender of a message may edit or delete it."""
 
 
 class UserCache:
@@ -203,16 +217,46 @@ class Store(Protocol):
         """Every user, in creation order. The caller must not mutate the list."""
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         """Store a message and return it with its new id and ts.
 
         Both users exist (created with create_user). Durable (committed) before it
         returns. Calls complete in the order they were made, and ids follow that order.
         With ``client_id``, a second call with the same sender and client_id stores
-        nothing and returns the first message with ``created=False``. Raises
+        nothing and returns the first message with ``created=False``. ``reply_to`` is
+        stored as given (the caller checked it with get_message). Raises
         StoreUnavailable when nothing could be stored.
         """
+
+    async def get_message(self, user_id: str, message_id: int) -> Message | None:
+        """The message with this id (a tombstone when deleted), or None: also when it is
+        not in a conversation of ``user_id``'s (nobody learns of others' messages)."""
+
+    async def edit_message(
+        self, user_id: str, message_id: int, content: str, at_ms: int
+    ) -> Message:
+        """Replace the content of ``user_id``'s message; returns it with ``edited_at``.
+        Raises NoSuchMessage (none, or deleted) or NotYourMessage. The old text leaves
+        the search index in the same write. Durable when it returns."""
+
+    async def delete_message(self, user_id: str, message_id: int) -> tuple[Message, bool]:
+        """Turn ``user_id``'s message into a tombstone; returns it and whether this call
+        deleted it (False: it was already). Raises NoSuchMessage or NotYourMessage. Its
+        text leaves every structure of the store (and, within seconds, every file)."""
+
+    async def search_messages(
+        self, user_id: str, words: list[str], peer_id: str | None, before: int | None, limit: int
+    ) -> tuple[list[Message], bool]:
+        """Messages of ``user_id``'s conversations (only the one with ``peer_id`` when
+        given) whose text holds every one of ``words`` (text.search_words form; each
+        matches a word of the message that starts with it), with id < ``before``, newest
+        first, at most ``limit``; and whether more match. Deleted messages never match."""
 
     async def search_users(
         self, prefix: str, after: str | None, limit: int
@@ -228,9 +272,18 @@ class Store(Protocol):
         """For each of these peers, the latest ``limit`` messages of the conversation
         with ``user_id`` (oldest first). Peers without messages are absent."""
 
-    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
-        """Up to ``limit`` messages between ``user_id`` and ``peer_id`` with id < ``before``
-        (or the latest when None), oldest first. Uses an index seek, never a scan."""
+    async def history(
+        self,
+        user_id: str,
+        peer_id: str,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page:
+        """Up to ``limit`` messages between ``user_id`` and ``peer_id``, oldest first: with
+        id < ``before`` (the latest when None), or with ``after``, the first ``limit`` with
+        id > ``after``. ``has_more``: older ones exist; ``has_newer``: newer ones exist.
+        Uses an index seek, never a scan."""
 
     async def counts(self) -> dict[str, int]:
         """Cheap totals for /healthz: at least ``users``. Raises StoreUnavailable when

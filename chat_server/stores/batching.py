@@ -18,6 +18,7 @@ class Send:
     to_id: str
     content: str
     client_id: str | None
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import heapq
 import time
 
 from chat_server.protocol import username_key
 from chat_server.stores.base import (
     Marked,
     Message,
+    NoSuchMessage,
+    NotYourMessage,
     Page,
     ReadState,
     Saved,
@@ -20,6 +24,7 @@ from chat_server.stores.base import (
     UsernameTaken,
     conversation_key,
 )
+from chat_server.text import matches, search_words
 
 
 class MemoryStore(UserCache):
@@ -37,6 +42,7 @@ class MemoryStore(UserCache):
         # conversation key -> messages (ids increase along the list) and their ids
         self._convs: dict[tuple[str, str], list[Message]] = {}
         self._conv_ids: dict[tuple[str, str], list[int]] = {}
+        self._conv_of: dict[int, tuple[str, str]] = {}  # message id -> conversation key
         self._peers: dict[str, dict[str, None]] = {}
         self._by_client_id: dict[tuple[str, str], Message] = {}
         self._next_id = 1
@@ -74,12 +80,18 @@ class MemoryStore(UserCache):
         return None if user_id is None else self._users.get(user_id)
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         if client_id is not None:
             first = self._by_client_id.get((from_id, client_id))
-            if first is not None:
-                return Saved(first, created=False)
+            if first is not None:  # as it is now (edited, deleted)
+                now = await self.get_message(from_id, first.id)
+                return Saved(now or first, created=False)
         msg = Message(
             id=self._next_id,
             from_id=from_id,
@@ -87,12 +99,14 @@ class MemoryStore(UserCache):
             content=content,
             ts=time.time_ns() // 1_000_000,
             client_id=client_id,
+            reply_to=reply_to,
         )
         self._next_id += 1
         self._messages += 1
         key = conversation_key(from_id, to_id)
         self._convs.setdefault(key, []).append(msg)
         self._conv_ids.setdefault(key, []).append(msg.id)
+        self._conv_of[msg.id] = key
         self._peers.setdefault(from_id, {})[to_id] = None
         self._peers.setdefault(to_id, {})[from_id] = None
         if client_id is not None:
@@ -115,14 +129,90 @@ class MemoryStore(UserCache):
                 out[peer] = Page(msgs[-limit:], has_more=len(msgs) > limit)
         return out
 
-    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
+    async def history(
+        self,
+        user_id: str,
+        peer_id: str,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page:
         key = conversation_key(user_id, peer_id)
-        msgs = self._convs.get(key, [])
-        end = (
-            len(msgs) if before is None else bisect.bisect_left(self._conv_ids.get(key, []), before)
-        )
-        start = max(0, end - limit)
-        return Page(msgs[start:end], has_more=start > 0)
+        msgs, ids = self._convs.get(key, []), self._conv_ids.get(key, [])
+        if after is not None:
+            start = bisect.bisect_right(ids, after)
+            end = min(len(msgs), start + limit)
+        else:
+            end = len(msgs) if before is None else bisect.bisect_left(ids, before)
+            start = max(0, end - limit)
+        return Page(msgs[start:end], has_more=start > 0, has_newer=end < len(msgs))
+
+    # -- edits, deletes, search -------------------------------------------------------
+
+    def _locate(self, message_id: int) -> tuple[list[Message], int] | None:
+        key = self._conv_of.get(message_id)
+        if key is None:
+            return None
+        ids = self._conv_ids.get(key, [])
+        i = bisect.bisect_left(ids, message_id)
+        return (self._convs[key], i) if i < len(ids) and ids[i] == message_id else None
+
+    def _own(self, user_id: str, message_id: int) -> tuple[list[Message], int]:
+        """The list and index of ``user_id``'s message; who else is in the conversation
+        hears "not your message", a stranger "no such message"."""
+        found = self._locate(message_id)
+        if found is None:
+            raise NoSuchMessage(message_id)
+        msgs, i = found
+        if msgs[i].from_id != user_id:
+            if msgs[i].to_id == user_id:
+                raise NotYourMessage(message_id)
+            raise NoSuchMessage(message_id)
+        return msgs, i
+
+    async def get_message(self, user_id: str, message_id: int) -> Message | None:
+        found = self._locate(message_id)
+        if found is None:
+            return None
+        msg = found[0][found[1]]
+        return msg if user_id in (msg.from_id, msg.to_id) else None
+
+    async def edit_message(
+        self, user_id: str, message_id: int, content: str, at_ms: int
+    ) -> Message:
+        msgs, i = self._own(user_id, message_id)
+        if msgs[i].deleted:
+            raise NoSuchMessage(message_id)
+        msgs[i] = dataclasses.replace(msgs[i], content=content, edited_at=at_ms)
+        return msgs[i]
+
+    async def delete_message(self, user_id: str, message_id: int) -> tuple[Message, bool]:
+        msgs, i = self._own(user_id, message_id)
+        if msgs[i].deleted:
+            return msgs[i], False
+        msgs[i] = dataclasses.replace(msgs[i], content="", deleted=True, edited_at=None)
+        return msgs[i], True
+
+    async def search_messages(
+        self, user_id: str, words: list[str], peer_id: str | None, before: int | None, limit: int
+    ) -> tuple[list[Message], bool]:
+        """A scan of the caller's conversations, newest first: it costs time in proportion
+        to how many messages they hold (docs/performance.md)."""
+        peers = [peer_id] if peer_id is not None else list(self._peers.get(user_id, {}))
+        found: list[list[Message]] = []
+        for peer in peers:
+            key = conversation_key(user_id, peer)
+            msgs, ids = self._convs.get(key, []), self._conv_ids.get(key, [])
+            end = len(msgs) if before is None else bisect.bisect_left(ids, before)
+            hits: list[Message] = []
+            for msg in reversed(msgs[:end]):
+                if not msg.deleted and matches(words, search_words(msg.content)):
+                    hits.append(msg)
+                    if len(hits) > limit:
+                        break
+            found.append(hits)
+        merged = list(heapq.merge(*found, key=lambda m: -m.id))[: limit + 1]
+        return merged[:limit], len(merged) > limit
 
     async def counts(self) -> dict[str, int]:
         return {"users": len(self._users), "messages": self._messages}
@@ -175,7 +265,7 @@ class MemoryStore(UserCache):
                 key = conversation_key(user_id, peer)
                 ids, msgs = self._conv_ids.get(key, []), self._convs.get(key, [])
                 start = bisect.bisect_right(ids, mine) if mine is not None else 0
-                unread = sum(1 for m in msgs[start:] if m.from_id == peer)
+                unread = sum(1 for m in msgs[start:] if m.from_id == peer and not m.deleted)
             out[peer] = ReadState(
                 mine, shown[0] if shown else None, shown[1] if shown else None, unread
             )
@@ -204,7 +294,10 @@ class MemoryStore(UserCache):
         for peer in self._peers.pop(user_id, {}):
             self._peers.get(peer, {}).pop(user_id, None)
             key = conversation_key(user_id, peer)
-            erased += len(self._convs.pop(key, []))
+            gone = self._convs.pop(key, [])
+            erased += len(gone)
+            for msg in gone:
+                self._conv_of.pop(msg.id, None)
             self._conv_ids.pop(key, None)
         self._by_client_id = {
             k: m for k, m in self._by_client_id.items() if user_id not in (m.from_id, m.to_id)
@@ -238,6 +331,9 @@ class MemoryStore(UserCache):
         removed = 0
         for key, msgs in self._convs.items():
             keep = [m for m in msgs if m.ts >= cutoff]
+            for msg in msgs:
+                if msg.ts < cutoff:
+                    self._conv_of.pop(msg.id, None)
             removed += len(msgs) - len(keep)
             self._convs[key] = keep
             self._conv_ids[key] = [m.id for m in keep]

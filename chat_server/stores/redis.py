@@ -5,13 +5,16 @@ Key layout (prefix ``chat:``; docs/scaling.md has the full table):
     chat:users                 LIST   userIDs in creation order
     chat:user:<userID>         HASH   username, created
     chat:names                 HASH   username key (protocol.username_key) -> users with it
-    chat:schema                STRING the layout's version (2)
+    chat:schema                STRING the layout's version (3; redis_migrate.py)
     chat:session:<sha256 hex>  STRING userID (no expiry: sessions last until revoked)
     chat:user_sessions:<userID> HASH  sha256 hex -> created (ms), for listing and revoking
     chat:msgid                 STRING the last message id (INCR)
     chat:msgcount              STRING how many messages are stored
     chat:conv:<a>:<b>          STREAM one entry per message, entry id "<message id>-0";
-                                      fields f (from), t (to), c (content), ts, cid
+                                      fields f (from), t (to), ts, cid, r (replyTo)
+    chat:body:<a>:<b>          HASH   message id -> content (none: deleted)
+    chat:words:<a>:<b>         HASH   message id -> its search words (text.search_words)
+    chat:edited:<a>:<b>        HASH   message id -> when it was last edited (ms)
     chat:peers:<userID>        SET    userIDs this user has exchanged messages with
     chat:convs                 SET    every conversation key (for retention)
     chat:cid:<from>:<clientId> STRING "<message id> <conversation key>" (idempotency)
@@ -22,8 +25,8 @@ A user's hash also holds ``seen`` (ms: the end of their last connection). chat:u
 append-only; a deleted user's entry stays in it, without its hash.
 
 Every write is one Lua script (redis_scripts.py), so it is atomic across processes.
-Sessions, deletion and retention are in redis_admin.py; the schema version in
-chat:schema (2: name keys are look-alike skeletons). Paging is XREVRANGE on
+Sessions, deletion and retention are in redis_admin.py; reading, edits, deletes and
+search in redis_messages.py; layout versions in redis_migrate.py. Paging is XREVRANGE on
 the conversation's stream from an exclusive id: a seek, never a scan.
 """
 
@@ -36,8 +39,6 @@ from typing import Any
 from chat_server.protocol import username_key
 from chat_server.stores.base import (
     Marked,
-    Message,
-    Page,
     Saved,
     StoreUnavailable,
     User,
@@ -46,34 +47,34 @@ from chat_server.stores.base import (
 )
 from chat_server.stores.batching import Batcher, Mark, Result, Send, Write
 from chat_server.stores.redis_admin import RedisAdmin
-from chat_server.stores.redis_common import PREFIX, client, conv_key, text, unavailable
+from chat_server.stores.redis_common import (
+    PREFIX,
+    client,
+    conv_key,
+    side_keys,
+    text,
+    unavailable,
+)
+from chat_server.stores.redis_messages import RedisMessages, index_words, row_to_message
+from chat_server.stores.redis_migrate import migrate
 from chat_server.stores.redis_reads import RedisReads
-from chat_server.stores.redis_scripts import COUNT_UNREAD, CREATE_USER, MARK_READ, SAVE_MESSAGE
+from chat_server.stores.redis_scripts import (
+    CHANGE,
+    COUNT_UNREAD,
+    CREATE_USER,
+    MARK_READ,
+    READ,
+    SAVE_MESSAGE,
+    SEARCH,
+    TRIM,
+)
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import WatchError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "the Redis store needs the 'redis' package: pip install 'chat-private-messaging[redis]'"
     ) from exc
-
-
-def _entry_to_message(entry_id: bytes | str, fields: dict[Any, Any]) -> Message:
-    def get(name: str) -> str:
-        value = fields.get(name.encode()) if name.encode() in fields else fields.get(name)
-        return text(value) if value is not None else ""
-
-    eid = text(entry_id)
-    cid = get("cid")
-    return Message(
-        id=int(eid.split("-", 1)[0]),
-        from_id=get("f"),
-        to_id=get("t"),
-        content=get("c"),
-        ts=int(get("ts") or 0),
-        client_id=cid or None,
-    )
 
 
 def _result(item: Write, reply: Any) -> Result | Exception:
@@ -83,12 +84,10 @@ def _result(item: Write, reply: Any) -> Result | Exception:
     if isinstance(item, Mark):
         marker = text(reply[0])
         return Marked(int(marker) if marker else None, moved=bool(int(reply[1])))
-    f = [text(x) for x in reply[1:]]
-    msg = Message(int(f[0]), f[1], f[2], f[3], int(f[4]), f[5] or None)
-    return Saved(msg, created=bool(int(reply[0])))
+    return Saved(row_to_message(reply[1:]), created=bool(int(reply[0])))
 
 
-class RedisStore(RedisAdmin, RedisReads):
+class RedisStore(RedisMessages, RedisAdmin, RedisReads):
     """Redis back end; safe to share between any number of chat-server processes."""
 
     kind = "redis"
@@ -120,38 +119,18 @@ class RedisStore(RedisAdmin, RedisReads):
         self._save_message = self.redis.register_script(SAVE_MESSAGE)
         self._mark_read = self.redis.register_script(MARK_READ)
         self._count_unread = self.redis.register_script(COUNT_UNREAD)
+        self._read = self.redis.register_script(READ)
+        self._change = self.redis.register_script(CHANGE)
+        self._search = self.redis.register_script(SEARCH)
+        self._trim = self.redis.register_script(TRIM)
         try:
             with unavailable(f"cannot reach Redis at {self.url}: "):
                 await self.redis.ping()
-                await self._migrate()
+                await migrate(self.redis)
         except StoreUnavailable:
             await self.redis.aclose()
             self.redis = None
             raise
-
-    async def _migrate(self) -> None:
-        """Schema 2: chat:names counts users by protocol.username_key (look-alike
-        skeletons; schema 1 counted case-folded names). Rebuilt once; WATCH makes
-        processes starting together rebuild it once between them."""
-        r = self._r
-        async with r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(f"{PREFIX}schema")
-                    if int(await pipe.get(f"{PREFIX}schema") or 1) >= 2:
-                        return
-                    ids = [text(u) for u in await pipe.lrange(f"{PREFIX}users", 0, -1)]
-                    names = [await pipe.hget(f"{PREFIX}user:{u}", "username") for u in ids]
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.delete(f"{PREFIX}names")
-                    for name in names:
-                        if name is not None:
-                            pipe.hincrby(f"{PREFIX}names", username_key(text(name)), 1)
-                    pipe.set(f"{PREFIX}schema", 2)
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue
 
     async def close(self) -> None:
         await self._batcher.drain()
@@ -231,10 +210,15 @@ class RedisStore(RedisAdmin, RedisReads):
     # -- messages ---------------------------------------------------------------------
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         # group commit: concurrent writes go out as one pipeline, applied in call order
-        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id))
+        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id, reply_to))
         assert isinstance(saved, Saved)
         return saved
 
@@ -276,17 +260,12 @@ class RedisStore(RedisAdmin, RedisReads):
             f"{PREFIX}idmarks",
             f"{PREFIX}cid:{item.from_id}:{cid}" if cid else f"{PREFIX}cid:-",
             f"{PREFIX}msgcount",
+            *side_keys(conv),
         ]
         args = [item.from_id, item.to_id, item.content, now, cid or "", now // 60_000, conv]
-        await self._save_message(keys=keys, args=[*args, cid_ttl], client=pipe)
-
-    async def _page(self, conv: str, before: int | None, limit: int) -> Page:
-        top = f"({before}-0" if before is not None else "+"
-        entries: Any = await self._r.xrevrange(conv, top, "-", count=limit + 1)
-        has_more = len(entries) > limit
-        msgs = [_entry_to_message(eid, fields) for eid, fields in entries[:limit]]
-        msgs.reverse()
-        return Page(msgs, has_more)
+        reply_to = "" if item.reply_to is None else item.reply_to
+        args += [cid_ttl, index_words(item.content), reply_to, PREFIX]
+        await self._save_message(keys=keys, args=args, client=pipe)
 
     async def conversations(self, user_id: str) -> list[tuple[str, int]]:
         with unavailable():
@@ -301,25 +280,6 @@ class RedisStore(RedisAdmin, RedisReads):
             if entries  # none: trimmed away by retention
         ]
         return sorted(found, key=lambda c: -c[1])
-
-    async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
-        with unavailable():
-            pipe = self._r.pipeline(transaction=False)
-            for peer in peer_ids:
-                pipe.xrevrange(conv_key(user_id, peer), "+", "-", count=limit + 1)
-            results: list[Any] = await pipe.execute()
-        out: dict[str, Page] = {}
-        for peer, entries in zip(peer_ids, results, strict=True):
-            if not entries:
-                continue
-            msgs = [_entry_to_message(eid, f) for eid, f in entries[:limit]]
-            msgs.reverse()
-            out[peer] = Page(msgs, len(entries) > limit)
-        return out
-
-    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
-        with unavailable():
-            return await self._page(conv_key(user_id, peer_id), before, limit)
 
     async def counts(self) -> dict[str, int]:
         with unavailable():

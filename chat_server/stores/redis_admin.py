@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from chat_server.protocol import username_key
 from chat_server.stores.base import SessionInfo, User, UserCache, UserInfo
-from chat_server.stores.redis_common import PREFIX, conv_key, int_or_none, text, unavailable
+from chat_server.stores.redis_common import (
+    PREFIX,
+    conv_key,
+    int_or_none,
+    side_keys,
+    text,
+    unavailable,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -19,6 +26,7 @@ class RedisAdmin(UserCache):
     """Sessions, last seen, deletion, pruning and retention on Redis."""
 
     retention_days: int | None
+    _trim: Any
 
     @property
     def _r(self) -> aioredis.Redis:
@@ -98,10 +106,11 @@ class RedisAdmin(UserCache):
             peers = [text(p) for p in await r.smembers(f"{PREFIX}peers:{user_id}")]
             pipe = r.pipeline(transaction=True)
             for peer in peers:
-                pipe.xlen(conv_key(user_id, peer))
-                pipe.delete(conv_key(user_id, peer))
+                conv = conv_key(user_id, peer)
+                pipe.xlen(conv)
+                pipe.delete(conv, *side_keys(conv))
                 pipe.srem(f"{PREFIX}peers:{peer}", user_id)
-                pipe.srem(f"{PREFIX}convs", conv_key(user_id, peer))
+                pipe.srem(f"{PREFIX}convs", conv)
             pipe.delete(f"{PREFIX}peers:{user_id}")
             pipe.delete(f"{PREFIX}read:{user_id}", f"{PREFIX}receipt:{user_id}")
             pipe.delete(f"{PREFIX}user:{user_id}")
@@ -157,7 +166,8 @@ class RedisAdmin(UserCache):
             )
             removed = 0
             async for conv in self._r.sscan_iter(f"{PREFIX}convs"):
-                removed += int(await self._r.xtrim(text(conv), minid=f"{min_id}-0"))
+                keys = [text(conv), *side_keys(text(conv))]
+                removed += int(await self._trim(keys=keys, args=[min_id]))
             await self._r.hdel(f"{PREFIX}idmarks", *[str(m) for m in older])
             if removed:
                 await self._r.decrby(f"{PREFIX}msgcount", removed)

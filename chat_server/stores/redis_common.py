@@ -41,6 +41,13 @@ def conv_key(a: str, b: str) -> str:
     return f"{PREFIX}conv:{x}:{y}"
 
 
+def side_keys(conv: str) -> tuple[str, str, str]:
+    """A conversation's hashes beside its stream: body (message id -> content; no body:
+    deleted), words (id -> the search index's words) and edited (id -> when, ms)."""
+    tail = conv[len(PREFIX) + len("conv:") :]
+    return f"{PREFIX}body:{tail}", f"{PREFIX}words:{tail}", f"{PREFIX}edited:{tail}"
+
+
 def text(value: object) -> str:
     """A Redis reply as str (replies are bytes; the stubs say bytes | str)."""
     return value.decode() if isinstance(value, bytes) else str(value)

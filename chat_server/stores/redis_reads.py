@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from chat_server.stores.base import ReadState, UserCache
-from chat_server.stores.redis_common import PREFIX, conv_key, int_or_none, text, unavailable
+from chat_server.stores.redis_common import (
+    PREFIX,
+    conv_key,
+    int_or_none,
+    side_keys,
+    text,
+    unavailable,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -40,7 +47,9 @@ class RedisReads(UserCache):
             pipe = r.pipeline(transaction=False)
             for peer in peer_ids:
                 args = [peer, mine.get(peer, 0), UNREAD_CAP if peer != user_id else 0]
-                await self._count_unread(keys=[conv_key(user_id, peer)], args=args, client=pipe)
+                conv = conv_key(user_id, peer)
+                keys = [conv, side_keys(conv)[0]]
+                await self._count_unread(keys=keys, args=args, client=pipe)
             unread = await pipe.execute()
         out = {}
         for peer, receipt, count in zip(peer_ids, receipts, unread, strict=True):

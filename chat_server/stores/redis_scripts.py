@@ -21,10 +21,31 @@ redis.call('HSET', KEYS[5], ARGV[6], ARGV[4])
 return 'ok'
 """
 
-# KEYS: msgid, conv, peers:from, peers:to, convs, idmarks, cid (or ""), msgcount
-# ARGV: from, to, content, ts, clientId (or ""), minute, conv key, cid ttl (0: none)
-# Returns {created (0/1), id, from, to, content, ts, clientId}
-SAVE_MESSAGE: Final = """
+# How a script reads one stream entry of a conversation and the message's state: a Lua
+# function shared by the scripts below. Returns {id, from, to, content, ts, clientId,
+# editedAt, deleted, replyTo}, every item a string ('' for none; deleted '1' or '0').
+# The content lives in the conversation's body hash, never in the stream (streams keep
+# deleted entries' bytes): a message without a body is deleted.
+_ROW: Final = """
+local function row(entry, body, edited)
+  local f = {}
+  local fields = entry[2]
+  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+  local id = string.match(entry[1], '^(%d+)')
+  local content = redis.call('HGET', body, id)
+  local at = content and redis.call('HGET', edited, id) or false
+  return {id, f['f'], f['t'], content or '', f['ts'], f['cid'] or '',
+          at or '', content and '0' or '1', f['r'] or ''}
+end
+"""
+
+# KEYS: msgid, conv, peers:from, peers:to, convs, idmarks, cid (or ""), msgcount, body,
+# words, edited. ARGV: from, to, content, ts, clientId (or ""), minute, conv key, cid ttl
+# (0: none), words (the search index's), replyTo (or ""), key prefix.
+# Returns {created (0/1), then the row (see _ROW)}
+SAVE_MESSAGE: Final = (
+    _ROW
+    + """
 if ARGV[5] ~= '' then
   local found = redis.call('GET', KEYS[7])
   if found then
@@ -33,17 +54,24 @@ if ARGV[5] ~= '' then
     local conv = string.sub(found, sp + 1)
     local entry = redis.call('XRANGE', conv, id .. '-0', id .. '-0')
     if #entry == 1 then
-      local f = {}
-      local fields = entry[1][2]
-      for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
-      return {0, id, f['f'], f['t'], f['c'], f['ts'], f['cid'] or ''}
+      local tail = string.sub(conv, #ARGV[11] + 6)
+      local r = row(entry[1], ARGV[11] .. 'body:' .. tail, ARGV[11] .. 'edited:' .. tail)
+      table.insert(r, 1, 0)
+      return r
     end
   end
 end
 local id = redis.call('INCR', KEYS[1])
 redis.call('INCR', KEYS[8])
-redis.call('XADD', KEYS[2], id .. '-0', 'f', ARGV[1], 't', ARGV[2], 'c', ARGV[3],
-           'ts', ARGV[4], 'cid', ARGV[5])
+if ARGV[10] ~= '' then
+  redis.call('XADD', KEYS[2], id .. '-0', 'f', ARGV[1], 't', ARGV[2], 'ts', ARGV[4],
+             'cid', ARGV[5], 'r', ARGV[10])
+else
+  redis.call('XADD', KEYS[2], id .. '-0', 'f', ARGV[1], 't', ARGV[2], 'ts', ARGV[4],
+             'cid', ARGV[5])
+end
+redis.call('HSET', KEYS[9], id, ARGV[3])
+redis.call('HSET', KEYS[10], id, ARGV[9])
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[5], ARGV[7])
@@ -55,7 +83,100 @@ if ARGV[5] ~= '' then
     redis.call('SET', KEYS[7], id .. ' ' .. ARGV[7])
   end
 end
-return {1, tostring(id), ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
+return {1, tostring(id), ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], '', '0', ARGV[10]}
+"""
+)
+
+# KEYS: conv, body, edited. ARGV: 'rev' start end count | 'fwd' start end count |
+# 'ids' id... Returns the rows (see _ROW) in the order read.
+READ: Final = (
+    _ROW
+    + """
+local entries
+if ARGV[1] == 'rev' then
+  entries = redis.call('XREVRANGE', KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+elseif ARGV[1] == 'fwd' then
+  entries = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+else
+  entries = {}
+  for i = 2, #ARGV do
+    local e = redis.call('XRANGE', KEYS[1], ARGV[i] .. '-0', ARGV[i] .. '-0')
+    if #e == 1 then entries[#entries + 1] = e[1] end
+  end
+end
+local out = {}
+for i, entry in ipairs(entries) do out[i] = row(entry, KEYS[2], KEYS[3]) end
+return out
+"""
+)
+
+# KEYS: conv, body, words, edited. ARGV: id, user, then for an edit: content, words, at.
+# An edit (ARGV[3] given) replaces the body and the words; a delete removes them.
+# Returns {'none'} (no such message, or deleted for an edit), {'notyours'}, or
+# {'ok' | 'already', the row (see _ROW)...}.
+CHANGE: Final = (
+    _ROW
+    + """
+local entry = redis.call('XRANGE', KEYS[1], ARGV[1] .. '-0', ARGV[1] .. '-0')
+if #entry == 0 then return {'none'} end
+local r = row(entry[1], KEYS[2], KEYS[4])
+if r[2] ~= ARGV[2] then return {'notyours'} end
+local status = 'ok'
+if ARGV[3] then
+  if r[8] == '1' then return {'none'} end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[5])
+  r[4], r[7] = ARGV[3], ARGV[5]
+elseif r[8] == '1' then
+  status = 'already'
+else
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  r[4], r[7], r[8] = '', '', '1'
+end
+table.insert(r, 1, status)
+return r
+"""
+)
+
+# KEYS: a conversation's words hash. ARGV: before (exclusive), limit, then the query
+# words. The ids whose words include, for every query word, one that starts with it;
+# newest first, at most limit. A scan of the conversation, inside Redis.
+SEARCH: Final = """
+local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local hits = {}
+for i = 1, #all, 2 do
+  local id = tonumber(all[i])
+  if id < before then
+    local words = ' ' .. all[i + 1]
+    local ok = true
+    for q = 3, #ARGV do
+      if not string.find(words, ' ' .. ARGV[q], 1, true) then ok = false break end
+    end
+    if ok then hits[#hits + 1] = id end
+  end
+end
+table.sort(hits, function(a, b) return a > b end)
+local out = {}
+for i = 1, math.min(#hits, limit) do out[i] = tostring(hits[i]) end
+return out
+"""
+
+# KEYS: conv, body, words, edited. ARGV: the first id to keep. Retention: every entry
+# below it goes, with its body, words and edit time. Returns how many entries went.
+TRIM: Final = """
+local gone = redis.call('XRANGE', KEYS[1], '-', '(' .. ARGV[1] .. '-0')
+for _, entry in ipairs(gone) do
+  local id = string.match(entry[1], '^(%d+)')
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+end
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1] .. '-0')
+return #gone
 """
 
 # KEYS: read (user's markers), receipt (user's public markers), the conversation stream
@@ -78,8 +199,9 @@ end
 return {tostring(target), 1}
 """
 
-# KEYS: the conversation stream. ARGV: the peer, the marker (entries after it count), cap.
-# Returns how many of the peer's messages come after the marker (at most cap).
+# KEYS: the conversation stream, its body hash. ARGV: the peer, the marker (entries after
+# it count), cap. Returns how many of the peer's messages (not deleted: they have a body)
+# come after the marker (at most cap).
 COUNT_UNREAD: Final = """
 local count, after, cap = 0, ARGV[2] .. '-0', tonumber(ARGV[3])
 while count < cap do
@@ -89,7 +211,10 @@ while count < cap do
     local fields = entry[2]
     for i = 1, #fields, 2 do
       if fields[i] == 'f' then
-        if fields[i + 1] == ARGV[1] then count = count + 1 end
+        if fields[i + 1] == ARGV[1] and redis.call('HEXISTS', KEYS[2],
+            string.match(entry[1], '^(%d+)')) == 1 then
+          count = count + 1
+        end
         break
       end
     end

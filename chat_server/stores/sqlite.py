@@ -8,12 +8,12 @@ deletion and retention in sqlite_admin.py.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Final
 
 from chat_server.protocol import username_key
+from chat_server.stores import sqlite_lib
 from chat_server.stores.base import (
     Marked,
     Message,
@@ -29,6 +29,7 @@ from chat_server.stores.base import (
 from chat_server.stores.batching import Batcher, Mark, Result, Send, Write
 from chat_server.stores.sqlite_admin import SqliteAdmin
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
+from chat_server.stores.sqlite_edits import SqliteEdits
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
@@ -43,7 +44,7 @@ def _ran(batch: Batch, items: list[Write]) -> Batch:
     return batch
 
 
-class SqliteStore(SqliteAdmin):
+class SqliteStore(SqliteEdits, SqliteAdmin):
     """SQLite back end (``sqlite:///path/to/file.db[?synchronous=normal|full]``)."""
 
     kind = "sqlite"
@@ -70,7 +71,7 @@ class SqliteStore(SqliteAdmin):
         return self._add_user(user)
 
     def _to_message(self, row: Row) -> Message:
-        msg_id, a, b, from_seq, content, ts, client_id = row
+        msg_id, a, b, from_seq, content, ts, client_id, edited_at, deleted, reply_to = row
         user_of = self._user_of
         return Message(
             id=msg_id,
@@ -79,11 +80,14 @@ class SqliteStore(SqliteAdmin):
             content=content,
             ts=ts,
             client_id=client_id,
+            edited_at=edited_at,
+            deleted=bool(deleted),
+            reply_to=reply_to,
         )
 
     # -- open and close ---------------------------------------------------------------
 
-    def _load(self, conn: sqlite3.Connection) -> None:
+    def _load(self, conn: sqlite_lib.Connection) -> None:
         """The caches, read once at open: users (in creation order), counts, the next id."""
         rows = conn.execute(
             "SELECT seq, user_id, username, last_seen_ms FROM users ORDER BY seq"
@@ -118,7 +122,7 @@ class SqliteStore(SqliteAdmin):
         key = username_key(username)
         now = time.time_ns() // 1_000_000
 
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: sqlite_lib.Connection) -> int:
             if unique and db.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
                 raise UsernameTaken(username)
             try:
@@ -126,7 +130,7 @@ class SqliteStore(SqliteAdmin):
                     "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,?)",
                     (user_id, username, key, now),
                 )
-            except sqlite3.IntegrityError as exc:
+            except sqlite_lib.IntegrityError as exc:
                 raise UserIdTaken(user_id) from exc
             db.execute(
                 "INSERT INTO sessions (token_hash, user_id, created_ms) VALUES (?,?,?)",
@@ -155,12 +159,17 @@ class SqliteStore(SqliteAdmin):
     # -- messages ---------------------------------------------------------------------
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         if not self.io.is_open:
             raise StoreUnavailable("store is not open")
         # group commit: concurrent saves share one transaction (see batching.py)
-        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id))
+        saved = await self._batcher.submit(Send(from_id, to_id, content, client_id, reply_to))
         assert isinstance(saved, Saved)
         return saved
 
@@ -187,7 +196,22 @@ class SqliteStore(SqliteAdmin):
         a, b = self._seq_of.get(user_id), self._seq_of.get(peer_id)
         return None if a is None or b is None else conversation_key(a, b)
 
-    def _page_sync(self, a: int, b: int, before: int | None, limit: int) -> Page:
+    def _page_sync(
+        self, a: int, b: int, before: int | None, limit: int, after: int | None = None
+    ) -> Page:
+        db = self.io.rdb
+        if after is not None:
+            rows = db.execute(
+                f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ? AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (a, b, after, limit + 1),
+            ).fetchall()
+            (older,) = db.execute(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE a = ? AND b = ? AND id <= ?)",
+                (a, b, after),
+            ).fetchone()
+            msgs = [self._to_message(r) for r in rows[:limit]]
+            return Page(msgs, has_more=bool(older), has_newer=len(rows) > limit)
         if before is None:
             rows = self.io.rdb.execute(
                 f"SELECT {_MSG_COLUMNS} FROM messages WHERE a = ? AND b = ?"
@@ -201,7 +225,14 @@ class SqliteStore(SqliteAdmin):
                 (a, b, before, limit + 1),
             ).fetchall()
         has_more = len(rows) > limit
-        return Page([self._to_message(r) for r in reversed(rows[:limit])], has_more=has_more)
+        newer = False
+        if before is not None:
+            (newer,) = db.execute(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE a = ? AND b = ? AND id >= ?)",
+                (a, b, before),
+            ).fetchone()
+        msgs = [self._to_message(r) for r in reversed(rows[:limit])]
+        return Page(msgs, has_more=has_more, has_newer=bool(newer))
 
     def _conversations_sync(self, user_id: str) -> list[tuple[str, int]]:
         me = self._seq_of.get(user_id)
@@ -231,11 +262,18 @@ class SqliteStore(SqliteAdmin):
     async def latest_pages(self, user_id: str, peer_ids: list[str], limit: int) -> dict[str, Page]:
         return await self.io.read(self._latest_pages_sync, user_id, peer_ids, limit)
 
-    async def history(self, user_id: str, peer_id: str, before: int | None, limit: int) -> Page:
+    async def history(
+        self,
+        user_id: str,
+        peer_id: str,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page:
         key = self._conversation(user_id, peer_id)
         if key is None:
             return Page([], has_more=False)
-        return await self.io.read(self._page_sync, key[0], key[1], before, limit)
+        return await self.io.read(self._page_sync, key[0], key[1], before, limit, after)
 
     def _read_states_sync(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
         me, db = self._seq_of.get(user_id), self.io.rdb
@@ -260,7 +298,7 @@ class SqliteStore(SqliteAdmin):
             if peer != me:
                 (unread,) = db.execute(
                     "SELECT count(*) FROM messages WHERE a = ? AND b = ? AND id > ?"
-                    " AND from_seq = ?",
+                    " AND from_seq = ? AND deleted = 0",
                     (*conversation_key(me, peer), read or 0, peer),
                 ).fetchone()
             out[peer_id] = ReadState(read, shown[0], shown[1], unread)

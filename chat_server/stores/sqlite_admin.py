@@ -5,10 +5,10 @@ SqliteStore, which provides the file (``io``) and the user maps."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import Final
 
+from chat_server.stores import sqlite_lib
 from chat_server.stores.base import SessionInfo, User, UserCache, UserInfo, conversation_key
 from chat_server.stores.sqlite_io import SqliteIO
 
@@ -39,7 +39,7 @@ class SqliteAdmin(UserCache):
         return [SessionInfo(self._users.get(u) or User(u, n), c) for u, n, c in rows]
 
     async def revoke_sessions(self, user_id: str) -> int:
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: sqlite_lib.Connection) -> int:
             return db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
         return await self.io.in_transaction(work)
@@ -61,7 +61,7 @@ class SqliteAdmin(UserCache):
     # -- users ------------------------------------------------------------------------
 
     async def set_last_seen(self, user_id: str, when_ms: int) -> None:
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite_lib.Connection) -> None:
             db.execute("UPDATE users SET last_seen_ms = ? WHERE user_id = ?", (when_ms, user_id))
 
         await self.io.in_transaction(work)
@@ -88,14 +88,19 @@ class SqliteAdmin(UserCache):
             return 0
         now = time.time_ns() // 1_000_000
 
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: sqlite_lib.Connection) -> int:
             erased = 0
             peers = [
                 p for (p,) in db.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
             ]
             for peer in peers:
                 a, b = conversation_key(me, peer)
-                erased += db.execute("DELETE FROM messages WHERE a = ? AND b = ?", (a, b)).rowcount
+                # counted first: rowcount would include the search index's own rows
+                (n,) = db.execute(
+                    "SELECT count(*) FROM messages WHERE a = ? AND b = ?", (a, b)
+                ).fetchone()
+                db.execute("DELETE FROM messages WHERE a = ? AND b = ?", (a, b))
+                erased += n
             db.execute("DELETE FROM peers WHERE user_seq = ? OR peer_seq = ?", (me, me))
             db.execute("DELETE FROM reads WHERE user_seq = ? OR peer_seq = ?", (me, me))
             db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
@@ -153,12 +158,17 @@ class SqliteAdmin(UserCache):
         return None if row is None else int(row[0])
 
     def _delete_chunk_sync(self, below_id: int) -> int:
-        def work(db: sqlite3.Connection) -> int:
-            return db.execute(
-                "DELETE FROM messages WHERE id IN"
-                " (SELECT id FROM messages WHERE id < ? ORDER BY id LIMIT ?)",
+        def work(db: sqlite_lib.Connection) -> int:
+            # counted by the ids: rowcount would include the search index's own rows
+            ids = db.execute(
+                "SELECT id FROM messages WHERE id < ? ORDER BY id LIMIT ?",
                 (below_id, RETENTION_CHUNK),
-            ).rowcount
+            ).fetchall()
+            if ids:
+                db.execute(
+                    "DELETE FROM messages WHERE id >= ? AND id <= ?", (ids[0][0], ids[-1][0])
+                )
+            return len(ids)
 
         removed = self.io.transaction(work)
         self._messages -= removed

@@ -9,18 +9,19 @@ changes nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chat_server.stores import sqlite_lib
 from chat_server.stores.base import Marked, Message, Saved, StoreError, conversation_key
 from chat_server.stores.batching import Mark, Result, Send, Write
+from chat_server.stores.sqlite_search import index_rows
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite import SqliteStore
 
-MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id"
-Row = tuple[int, int, int, int, str, int, str | None]
+MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id, edited_at, deleted, reply_to"
+Row = tuple[int, int, int, int, str, int, str | None, int | None, int, int | None]
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Batch:
     """One batch's work in its transaction; ``apply`` updates the store after commit."""
 
     store: SqliteStore
-    db: sqlite3.Connection
+    db: sqlite_lib.Connection
     ts: int
     out: list[Result | Exception] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # messages not yet inserted
@@ -51,8 +52,10 @@ class Batch:
     def flush(self) -> None:
         if self.rows:
             self.db.executemany(
-                f"INSERT INTO messages ({MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?)", self.rows
+                f"INSERT INTO messages ({MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", self.rows
             )
+            # the search index, in the same transaction
+            index_rows(self.db, ((r[0], r[4], r[1], r[2]) for r in self.rows))
             self.inserted += len(self.rows)
             self.rows = []
 
@@ -70,9 +73,19 @@ class Batch:
                 self.out.append(Saved(first, created=False))
                 return
         msg_id = store._next_id + self.inserted + len(self.rows)
-        msg = Message(msg_id, item.from_id, item.to_id, item.content, self.ts, item.client_id)
+        msg = Message(
+            msg_id,
+            item.from_id,
+            item.to_id,
+            item.content,
+            self.ts,
+            item.client_id,
+            reply_to=item.reply_to,
+        )
         a, b = conversation_key(from_seq, to_seq)
-        self.rows.append((msg.id, a, b, from_seq, item.content, self.ts, item.client_id))
+        self.rows.append(
+            (msg.id, a, b, from_seq, item.content, self.ts, item.client_id, None, 0, item.reply_to)
+        )
         if item.client_id is not None:
             self.by_client_id[(from_seq, item.client_id)] = msg
         self.out.append(Saved(msg, created=True))

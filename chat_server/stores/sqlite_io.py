@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, TypeVar
 
+from chat_server.stores import sqlite_lib
 from chat_server.stores.base import StoreUnavailable
 from chat_server.stores.sqlite_schema import migrate
 
@@ -39,7 +39,7 @@ def unavailable_on_error() -> Iterator[None]:
     """SQLite's operational errors (locked, disk full, I/O) as the store's StoreUnavailable."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except sqlite_lib.OperationalError as exc:
         raise StoreUnavailable(str(exc)) from exc
 
 
@@ -74,26 +74,27 @@ class SqliteIO:
         self.path = path
         self.synchronous = synchronous
         self.inline_writes = synchronous in ("off", "normal")
-        self._conn: sqlite3.Connection | None = None  # the writer
-        self._rconn: sqlite3.Connection | None = None  # the reader, on self._reader
+        self._conn: sqlite_lib.Connection | None = None  # the writer
+        self._rconn: sqlite_lib.Connection | None = None  # the reader, on self._reader
         self._reader: ThreadPoolExecutor | None = None
         self._writer: ThreadPoolExecutor | None = None  # None: writes inline (see above)
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
-        self._ckpt_conn: sqlite3.Connection | None = None
+        self._ckpt_conn: sqlite_lib.Connection | None = None
+        self._scrub = False  # the next checkpoint truncates the WAL (a message was deleted)
 
     @property
     def is_open(self) -> bool:
         return self._reader is not None
 
     @property
-    def db(self) -> sqlite3.Connection:
+    def db(self) -> sqlite_lib.Connection:
         """The writer's connection (writes only, on the writer's thread)."""
         assert self._conn is not None, "store is not open"
         return self._conn
 
     @property
-    def rdb(self) -> sqlite3.Connection:
+    def rdb(self) -> sqlite_lib.Connection:
         """The reader's connection (only on the reader thread: inside read())."""
         assert self._rconn is not None, "store is not open"
         return self._rconn
@@ -116,7 +117,7 @@ class SqliteIO:
                 return fn(*args)
             return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
-    def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def transaction(self, work: Callable[[sqlite_lib.Connection], T]) -> T:
         """``work`` in one immediate transaction of the writer (call it inside write())."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -128,15 +129,15 @@ class SqliteIO:
         db.execute("COMMIT")
         return result
 
-    async def in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def in_transaction(self, work: Callable[[sqlite_lib.Connection], T]) -> T:
         """write(transaction(work)): one transaction of the writer."""
         return await self.write(self.transaction, work)
 
     # -- open and close ---------------------------------------------------------------
 
-    def _open_sync(self, load: Callable[[sqlite3.Connection], None]) -> None:
+    def _open_sync(self, load: Callable[[sqlite_lib.Connection], None]) -> None:
         private_file(self.path)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite_lib.connect(self.path, isolation_level=None, check_same_thread=False)
         # a new file gets 1 KiB pages: a commit writes every page it changed into the WAL,
         # and a batch of messages changes one index page per conversation, so smaller
         # pages mean far fewer bytes per commit (docs/performance.md). An existing file
@@ -155,11 +156,11 @@ class SqliteIO:
         migrate(conn)
         self._conn = conn
         load(conn)
-        reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        reader = sqlite_lib.connect(self.path, isolation_level=None, check_same_thread=False)
         reader.execute("PRAGMA busy_timeout=5000")
         self._rconn = reader
 
-    async def open(self, load: Callable[[sqlite3.Connection], None]) -> None:
+    async def open(self, load: Callable[[sqlite_lib.Connection], None]) -> None:
         """Open, migrate, then ``load(writer)`` the caches; start checkpointing."""
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-read")
         if not self.inline_writes:
@@ -168,12 +169,25 @@ class SqliteIO:
         self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="chat-sqlite-ckpt")
         self._checkpoint_task = asyncio.create_task(self._checkpoint_loop())
 
+    def request_scrub(self) -> None:
+        """A message was deleted: its text is gone from the pages (secure_delete), but
+        older WAL frames still hold it. The next checkpoint (within a second) copies the
+        WAL into the file and truncates it to nothing."""
+        self._scrub = True
+
     def _checkpoint_sync(self) -> None:
         if self._ckpt_conn is None:
-            self._ckpt_conn = sqlite3.connect(
+            self._ckpt_conn = sqlite_lib.connect(
                 self.path, isolation_level=None, check_same_thread=False
             )
             self._ckpt_conn.execute("PRAGMA busy_timeout=1000")
+        if self._scrub:
+            self._scrub = False
+            # TRUNCATE waits for the writer and readers (busy_timeout), then empties the WAL
+            (busy, _, _) = self._ckpt_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                self._scrub = True  # again at the next tick
+            return
         # PASSIVE: copy what it can without waiting for the writer or readers
         self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
@@ -183,7 +197,7 @@ class SqliteIO:
             await asyncio.sleep(every)
             try:
                 await loop.run_in_executor(self._checkpointer, self._checkpoint_sync)
-            except sqlite3.Error as exc:
+            except sqlite_lib.Error as exc:
                 log.warning("WAL checkpoint failed: %s", exc)
 
     async def close(self) -> None:
@@ -220,7 +234,7 @@ class SqliteIO:
 
 def _close(io: SqliteIO, attribute: str) -> None:
     """Close one of ``io``'s connections (on the thread that uses it)."""
-    conn: sqlite3.Connection | None = getattr(io, attribute)
+    conn: sqlite_lib.Connection | None = getattr(io, attribute)
     if conn is not None:
         conn.close()
         setattr(io, attribute, None)

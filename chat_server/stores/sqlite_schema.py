@@ -5,16 +5,17 @@ of the connection for what SQL cannot do (recomputing keys in Python)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Final
 
 from chat_server.protocol import username_key
+from chat_server.stores import sqlite_lib
+from chat_server.stores.sqlite_search import index_all
 
-Step = str | Callable[[sqlite3.Connection], None]
+Step = str | Callable[[sqlite_lib.Connection], None]
 
 
-def _rekey_names(conn: sqlite3.Connection) -> None:
+def _rekey_names(conn: sqlite_lib.Connection) -> None:
     """v3: names are compared by their look-alike skeleton, not only case-folded."""
     rows = conn.execute("SELECT seq, username FROM users").fetchall()
     conn.executemany(
@@ -130,11 +131,28 @@ MIGRATIONS: Final[list[list[Step]]] = [
         ) WITHOUT ROWID""",
         "CREATE INDEX reads_peer ON reads(peer_seq)",
     ],
+    # v5: edits, deletes (tombstones), replies, and the search index (sqlite_search.py)
+    # of each message's words; with secure-delete a deleted row's words leave the index
+    # pages at once
+    [
+        "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+        "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN reply_to INTEGER",
+        """CREATE VIRTUAL TABLE search USING fts5(
+            words, tokenize='ascii', detail='none'
+        )""",
+        "INSERT INTO search (search, rank) VALUES ('secure-delete', 1)",
+        # messages deleted wholesale (a deleted user, retention) leave the index too
+        """CREATE TRIGGER messages_unindex AFTER DELETE ON messages BEGIN
+            DELETE FROM search WHERE rowid = old.id;
+        END""",
+        index_all,
+    ],
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite_lib.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     (found,) = conn.execute("PRAGMA user_version").fetchone()
     if found > SCHEMA_VERSION:

@@ -54,7 +54,9 @@ class TcpProxy:
         self.writers -= {writer, up_writer}
 
     def cut(self) -> None:
-        self.cuts += 1
+        """Abort every connection through the proxy; counted when there was one."""
+        if self.writers:
+            self.cuts += 1
         for w in list(self.writers):
             transport = w.transport
             if transport is not None:

@@ -41,7 +41,12 @@ async def test_random_cuts_and_delays_lose_and_double_nothing(
                 while proxy.cuts < 8:
                     await asyncio.sleep(0.05 + rng.random() * 0.25)
                     # every cut hits an established connection, at a random moment of it
-                    await wait_until(lambda: app.client.connected, "a connection to cut", 15)
+                    # (the client's flag alone may still be true for the one just cut)
+                    await wait_until(
+                        lambda: app.client.connected and bool(proxy.writers),
+                        "a connection to cut",
+                        15,
+                    )
                     await asyncio.sleep(rng.random() * 0.1)
                     proxy.cut()
 

@@ -281,7 +281,7 @@ async def test_history_before_beyond_int64_is_invalid_before(
     ack = await p.call("history", {"with": p.user_id, "before": before})
     assert ack == {"error": "invalid before"}
     ok = await p.call("history", {"with": p.user_id, "before": 2**63 - 1})
-    assert ok == {"messages": [], "hasMore": False}
+    assert ok == {"messages": [], "hasMore": False, "hasNewer": False}
 
 
 # -- 9. connections that never finish -------------------------------------------------

@@ -112,7 +112,7 @@ async def test_history_pages_back_to_the_first_message(h: Harness) -> None:
     assert pages == 5  # 35 older messages in pages of 7
     # bob sees the same conversation from his side
     page = await bob.call("history", {"with": alice.user_id, "limit": 200})
-    assert page == {"messages": sent, "hasMore": False}
+    assert page == {"messages": sent, "hasMore": False, "hasNewer": False}
 
 
 async def test_history_without_before_is_the_latest_page(login: Login) -> None:
@@ -124,7 +124,7 @@ async def test_history_without_before_is_the_latest_page(login: Login) -> None:
     assert [m["content"] for m in page["messages"]] == ["m1", "m2", "m3"]
     assert page["hasMore"] is True
     empty = await bob.call("history", {"with": bob.user_id})
-    assert empty == {"messages": [], "hasMore": False}
+    assert empty == {"messages": [], "hasMore": False, "hasNewer": False}
 
 
 async def test_history_only_shows_your_own_conversations(
@@ -136,7 +136,7 @@ async def test_history_only_shows_your_own_conversations(
     eve = await login("eve")
     ack = await alice.call("private message", {"content": "secret", "to": bob.user_id})
     secret_id = ack["message"]["id"]
-    empty = {"messages": [], "hasMore": False}
+    empty = {"messages": [], "hasMore": False, "hasNewer": False}
     # every pairing she can name: only her own (empty) conversations come back
     for peer in (alice.user_id, bob.user_id, eve.user_id):
         assert await eve.call("history", {"with": peer, "limit": 200}) == empty

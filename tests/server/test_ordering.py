@@ -24,10 +24,15 @@ class SlowStore:
         return getattr(self._inner, name)
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         await asyncio.sleep(self._random.random() * 0.004)
-        return await self._inner.save_message(from_id, to_id, content, client_id)
+        return await self._inner.save_message(from_id, to_id, content, client_id, reply_to)
 
 
 async def test_per_connection_order_survives_a_slow_store(h: Harness) -> None:
@@ -62,11 +67,16 @@ class GatedStore(SlowStore):
         self.waiting = 0
 
     async def save_message(
-        self, from_id: str, to_id: str, content: str, client_id: str | None = None
+        self,
+        from_id: str,
+        to_id: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: int | None = None,
     ) -> Saved:
         self.waiting += 1
         await self.gate.wait()
-        return await self._inner.save_message(from_id, to_id, content, client_id)
+        return await self._inner.save_message(from_id, to_id, content, client_id, reply_to)
 
 
 async def test_nothing_is_delivered_or_acked_before_the_store_has_it(h: Harness) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chat_server.stores import UsernameTaken, make_store
+from chat_server.stores import UsernameTaken, make_store, sqlite_lib
 from chat_server.stores.sqlite import SqliteStore
 from chat_server.stores.sqlite_admin import RETENTION_CHUNK
 from chat_server.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
@@ -23,7 +22,7 @@ async def test_wal_schema_version_and_reopen(tmp_path: Path) -> None:
     await store.create_user("u1", "alice", b"h" * 32)
     await store.close()
     await store.close()  # idempotent
-    with sqlite3.connect(path) as db:
+    with sqlite_lib.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     again = SqliteStore(path)
@@ -33,7 +32,7 @@ async def test_wal_schema_version_and_reopen(tmp_path: Path) -> None:
 
 
 def test_migrate_from_empty_and_refuse_newer(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    db = sqlite_lib.connect(tmp_path / "m.db", isolation_level=None)
     assert migrate(db) == 0
     assert migrate(db) == SCHEMA_VERSION  # nothing left to do
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
@@ -45,7 +44,7 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
     """Schema v2 refers to users by integer; a v1 file (userIDs in every row) migrates
     with its messages, clientIds, peers and never-reused ids intact."""
     path = tmp_path / "v1.db"
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_lib.connect(path, isolation_level=None)
     for stmt in MIGRATIONS[0]:
         db.execute(stmt)
     db.execute("PRAGMA user_version = 1")
@@ -87,6 +86,9 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
         latest = await store.latest_pages("uid-alice", [peer for peer, _ in convs], 10)
         assert sorted(latest) == ["uid-bob", "uid-carol"]
         assert [m.content for m in latest["uid-carol"].messages] == ["hey"]
+        # v5 indexed the messages stored before it
+        found, _ = await store.search_messages("uid-alice", ["hi"], None, None, 10)
+        assert [m.id for m in found] == [2, 1]
         again = await store.save_message("uid-alice", "uid-bob", "hi bob", "c1")
         assert (again.created, again.message.id) == (False, 1)
         new = await store.save_message("uid-bob", "uid-carol", "new", None)
@@ -97,7 +99,7 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
             await store.create_user("uid-x", "\u0430lice", b"x" * 32, unique=True)
     finally:
         await store.close()
-    with sqlite3.connect(path) as check:
+    with sqlite_lib.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -151,10 +153,10 @@ async def test_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
         def main_file_has_them() -> bool:
             copy = tmp_path / "copy.db"
             shutil.copyfile(tmp_path / "w.db", copy)  # the main file only, no WAL
-            with sqlite3.connect(copy) as db:
+            with sqlite_lib.connect(copy) as db:
                 try:
                     return bool(db.execute("SELECT count(*) FROM messages").fetchone()[0] == 300)
-                except sqlite3.Error:
+                except sqlite_lib.Error:
                     return False
 
         await wait_until(main_file_has_them, "a background checkpoint", within=10)
@@ -189,10 +191,13 @@ async def test_retention_deletes_in_short_transactions(tmp_path: Path) -> None:
     deleted_per_transaction: list[int] = []
     real_transaction = store.io.transaction
 
+    def messages() -> int:
+        return int(store.io.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
     def counting(work: Any) -> Any:
-        before = store.io.db.total_changes
+        before = messages()  # not total_changes: that counts the search index's rows too
         result = real_transaction(work)
-        deleted_per_transaction.append(store.io.db.total_changes - before)
+        deleted_per_transaction.append(before - messages())
         return result
 
     try:

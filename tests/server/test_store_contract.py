@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,6 @@ from chat_server.stores import Store, UserIdTaken, UsernameTaken, make_store
 from chat_server.stores.base import Marked, ReadState, Saved
 from chat_server.tokens import hash_session_id
 from tests.conftest import Harness, redis_for
-
-
-@pytest.fixture
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
-) -> AsyncIterator[Store]:
-    url = Harness(tmp_path, store_kind, redis_for(request, store_kind)).store_url()
-    s = make_store(url)
-    await s.open()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def chat(store: Store) -> Store:
-    """A store with users a, b and c: messages are only ever between known users."""
-    for uid in ("a", "b", "c"):
-        await store.create_user(uid, f"user-{uid}", hash_session_id(f"s{uid}"))
-    return store
 
 
 async def test_users_sessions_and_creation_order(store: Store) -> None:

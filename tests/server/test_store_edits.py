@@ -1,0 +1,206 @@
+"""The Store contract of issue 14 on every back end (edit, delete, reply, search, pages
+after a message), and that a deleted message's text is gone from the store's files and
+keys: the SQLite file, its WAL and search index, and every Redis key."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from chat_server.stores import NoSuchMessage, NotYourMessage, Store, make_store
+from chat_server.stores.sqlite import SqliteStore
+from chat_server.text import search_words
+from chat_server.tokens import hash_session_id
+from tests.conftest import Harness, redis_for, wait_until
+
+
+async def test_edits_change_the_text_and_only_the_senders(chat: Store) -> None:
+    m = (await chat.save_message("a", "b", "first draft")).message
+    edited = await chat.edit_message("a", m.id, "final text", 1234)
+    assert (edited.content, edited.edited_at, edited.id, edited.ts) == (
+        "final text",
+        1234,
+        m.id,
+        m.ts,
+    )
+    assert await chat.get_message("b", m.id) == edited
+    assert (await chat.history("a", "b", None, 10)).messages == [edited]
+    with pytest.raises(NotYourMessage):
+        await chat.edit_message("b", m.id, "mine now", 1)
+    with pytest.raises(NoSuchMessage):
+        await chat.edit_message("c", m.id, "mine now", 1)  # not c's conversation
+    with pytest.raises(NoSuchMessage):
+        await chat.edit_message("a", m.id + 1000, "x", 1)
+    assert await chat.get_message("c", m.id) is None
+
+
+async def test_deletes_leave_tombstones_that_stay_deleted(chat: Store) -> None:
+    m = (await chat.save_message("a", "b", "regret this", client_id="k1")).message
+    later = (await chat.save_message("b", "a", "what?", reply_to=m.id)).message
+    assert later.reply_to == m.id
+    with pytest.raises(NotYourMessage):
+        await chat.delete_message("b", m.id)
+    gone, now = await chat.delete_message("a", m.id)
+    assert now and gone.deleted and gone.content == "" and gone.id == m.id
+    again, now = await chat.delete_message("a", m.id)
+    assert not now and again.deleted
+    with pytest.raises(NoSuchMessage):
+        await chat.edit_message("a", m.id, "undo", 1)
+    page = (await chat.history("b", "a", None, 10)).messages
+    assert [(x.id, x.deleted, x.content) for x in page] == [
+        (m.id, True, ""),
+        (later.id, False, "what?"),
+    ]
+    assert (await chat.latest_pages("b", ["a"], 10))["a"].messages[0].deleted
+    # a resend with the same clientId answers with the message as it is now
+    assert (await chat.save_message("a", "b", "regret this", client_id="k1")).message.deleted
+    assert (await chat.read_states("b", ["a"]))["a"].unread == 0  # not the tombstone
+    assert (await chat.read_states("a", ["b"]))["b"].unread == 1
+    assert await chat.search_messages("b", ["regret"], None, None, 10) == ([], False)
+
+
+async def test_search_words_scope_order_and_pages(chat: Store) -> None:
+    texts = ["Grüße aus KÖLN", "koln again", "nothing here", "KÖLNER dom", "bye"]
+    sent = []
+    for i, content in enumerate(texts):
+        frm, to = ("a", "b") if i % 2 == 0 else ("b", "a")
+        sent.append((await chat.save_message(frm, to, content)).message)
+    elsewhere = (await chat.save_message("b", "c", "koln for c")).message
+    note = (await chat.save_message("a", "a", "koln note to self")).message
+
+    async def ids(
+        user: str, query: str, peer: str | None = None, before: int | None = None, limit: int = 10
+    ) -> tuple[list[int], bool]:
+        found, more = await chat.search_messages(user, search_words(query), peer, before, limit)
+        return [m.id for m in found], more
+
+    assert await ids("a", "koln") == ([note.id, sent[3].id, sent[1].id, sent[0].id], False)
+    assert await ids("a", "köln", "b") == ([sent[3].id, sent[1].id, sent[0].id], False)
+    assert await ids("a", "koln", "a") == ([note.id], False)
+    assert await ids("a", "GRUSSE koln") == ([sent[0].id], False)
+    assert await ids("a", "koln dom") == ([sent[3].id], False)
+    assert await ids("a", "zzz") == ([], False)
+    assert await ids("c", "koln") == ([elsewhere.id], False)
+    assert await ids("a", "koln", limit=2) == ([note.id, sent[3].id], True)
+    assert await ids("a", "koln", before=sent[3].id, limit=2) == ([sent[1].id, sent[0].id], False)
+    await chat.edit_message("b", sent[1].id, "now about bonn", 5)
+    assert await ids("a", "bonn") == ([sent[1].id], False)
+    assert sent[1].id not in (await ids("a", "koln"))[0]
+
+
+async def test_pages_after_a_message_say_what_lies_on_both_sides(chat: Store) -> None:
+    ids = [(await chat.save_message("a", "b", f"m{i}")).message.id for i in range(5)]
+    after = await chat.history("a", "b", None, 2, after=ids[0])
+    assert [m.id for m in after.messages] == ids[1:3]
+    assert after.has_more and after.has_newer
+    tail = await chat.history("b", "a", None, 5, after=ids[2])
+    assert [m.id for m in tail.messages] == ids[3:]
+    assert tail.has_more and not tail.has_newer
+    before = await chat.history("a", "b", ids[2], 5)
+    assert [m.id for m in before.messages] == ids[:2]
+    assert not before.has_more and before.has_newer
+    assert not (await chat.history("a", "b", None, 5)).has_newer
+    assert (await chat.history("a", "b", None, 5, after=ids[-1])).messages == []
+
+
+SECRET = "zanzibarquokka7 is the passphrase"
+
+
+def files_holding(folder: Path, needle: bytes) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.is_file() and needle in p.read_bytes()]
+
+
+async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "chat.db")
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, hash_session_id(uid))
+        filler = [(await store.save_message("a", "b", f"filler {i}")).message for i in range(50)]
+        m = (await store.save_message("b", "a", SECRET)).message
+        await store.save_message("a", "b", "after it")
+        await store.edit_message("a", filler[3].id, "edited filler", 1)
+        needle = b"zanzibarquokka7"
+        assert files_holding(tmp_path, needle)  # the test can see it while it is there
+        await store.delete_message("b", m.id)
+        await wait_until(lambda: not files_holding(tmp_path, needle), "no file holds it", 2.5)
+        assert await store.search_messages("a", ["zanzibarquokka7"], None, None, 5) == ([], False)
+    finally:
+        await store.close()
+    assert not files_holding(tmp_path, b"zanzibarquokka7")
+
+
+async def test_redis_a_deleted_text_is_in_no_key(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
+    store = make_store(url)
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, hash_session_id(uid))
+        for i in range(20):
+            await store.save_message("a", "b", f"filler {i}")
+        m = (await store.save_message("b", "a", SECRET, client_id="c-1")).message
+        await store.save_message("a", "b", "after it")
+        r = store.redis  # type: ignore[attr-defined]
+
+        async def keys_holding(needle: bytes) -> list[str]:
+            found = []
+            async for key in r.scan_iter(count=1000):
+                if needle in (await r.dump(key) or b""):
+                    found.append(key.decode())
+            return found
+
+        assert await keys_holding(b"zanzibarquokka7")  # DUMP shows what a key keeps
+        await store.delete_message("b", m.id)
+        assert await keys_holding(b"zanzibarquokka7") == []
+    finally:
+        await store.close()
+
+
+async def test_a_store_opened_on_text_in_streams_moves_it_out(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Redis layout 2 kept the text in the conversation's stream; layout 3 moves it out
+    at open, so that old messages can be searched and deleted for real."""
+    server = redis_for(request, "redis")
+    url = Harness(tmp_path, "redis", server).store_url()
+    store = make_store(url)
+    await store.open()
+    for uid in ("a", "b"):
+        await store.create_user(uid, uid, hash_session_id(uid))
+    await store.close()
+    r = make_store(url)
+    await r.open()
+    raw = r.redis  # type: ignore[attr-defined]
+    # what layout 2 wrote for two messages, then its version
+    await raw.xadd(
+        "chat:conv:a:b", {"f": "a", "t": "b", "c": "old Café", "ts": 5, "cid": ""}, id="1-0"
+    )
+    await raw.xadd(
+        "chat:conv:a:b", {"f": "b", "t": "a", "c": "older reply", "ts": 6, "cid": ""}, id="2-0"
+    )
+    await raw.sadd("chat:convs", "chat:conv:a:b")
+    await raw.sadd("chat:peers:a", "b")
+    await raw.sadd("chat:peers:b", "a")
+    await raw.set("chat:msgid", 2)
+    await raw.set("chat:schema", 2)
+    await r.close()
+    again = make_store(url)
+    await asyncio.gather(again.open(), (other := make_store(url)).open())  # migrate once
+    try:
+        page = await again.history("a", "b", None, 10)
+        assert [(m.id, m.content) for m in page.messages] == [(1, "old Café"), (2, "older reply")]
+        found, _ = await again.search_messages("b", ["cafe"], None, None, 5)
+        assert [m.id for m in found] == [1]
+        entries = await again.redis.xrange("chat:conv:a:b")  # type: ignore[attr-defined]
+        assert all(b"c" not in fields for _, fields in entries)
+        assert (await other.get_message("a", 2)) is not None
+    finally:
+        await again.close()
+        await other.close()
