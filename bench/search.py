@@ -3,6 +3,8 @@
 
     .venv/bin/python bench/search.py [--messages 1000000] [--users 1000] [--db PATH]
 
+With --db PATH the database is kept there, and reused (not filled again) when it exists.
+
 Fills an SQLite store (the real schema, through the real migrations, and the real search
 index rows: sqlite_search.index_rows) with MESSAGES messages of 4 to 14 words drawn from a
 20,000-word vocabulary with Zipf frequencies, between random pairs of USERS users. Then
@@ -160,7 +162,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = a.db or Path(tmp) / "bench.db"
         t0 = time.perf_counter()
-        ids, vocab = fill(path, a.messages, a.users, a.seed)
+        if path.exists():  # a database this script filled before (same --seed, --users)
+            ids = [f"{i:016x}" for i in range(a.users)]
+            vocab = vocabulary(random.Random(a.seed))
+        else:
+            ids, vocab = fill(path, a.messages, a.users, a.seed)
         fill_s = round(time.perf_counter() - t0, 1)
         size_mb = round(sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6)
         result = asyncio.run(measure(path, ids, vocab, a.seed))

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chat_server import protocol as p
+from chat_server import protocol_edits as pe
 from chat_server.config import Config
 from chat_server.roster import wire_message
 from chat_server.stores import Message, NoSuchMessage, NotYourMessage, Store
@@ -49,12 +50,12 @@ class MessageOps:
         await self.emit(event, payload, room=rooms, skip_sid=skip_sid)
 
     async def handle_edit(self, conn: Any, data: object) -> dict[str, Any]:
-        req = p.parse_edit(data, self.config.max_message_length)
+        req = pe.parse_edit(data, self.config.max_message_length)
         # shielded: stored means told, even if this request is cancelled meanwhile
         msg = await asyncio.shield(self._edit(conn.user_id, conn.sid, req))
         return {"message": wire_message(msg)}
 
-    async def _edit(self, user_id: str, sid: str, req: p.EditRequest) -> Message:
+    async def _edit(self, user_id: str, sid: str, req: pe.EditRequest) -> Message:
         try:
             msg = await self.store.edit_message(user_id, req.id, req.content, _now_ms())
         except NoSuchMessage:
@@ -65,7 +66,7 @@ class MessageOps:
         return msg
 
     async def handle_delete(self, conn: Any, data: object) -> dict[str, Any]:
-        msg_id = p.parse_delete(data)
+        msg_id = pe.parse_delete(data)
         await asyncio.shield(self._delete(conn.user_id, conn.sid, msg_id))
         return {"ok": True}
 
@@ -81,7 +82,7 @@ class MessageOps:
             await self._tell_both(p.MESSAGE_DELETED, payload, msg, sid)
 
     async def handle_search(self, conn: Any, data: object) -> dict[str, Any]:
-        req = p.parse_search(data)
+        req = pe.parse_search(data)
         if req.peer is not None and await self.store.get_user(req.peer) is None:
             raise p.ProtocolError(p.ERR_UNKNOWN_USER)
         found, more = await self.store.search_messages(

@@ -1,8 +1,8 @@
 """Wire names, payload shapes and validation of the private-messaging protocol.
 
-Pure: no I/O, no aiohttp, no Socket.IO. The server and chat_tui both import it, and it is
-the only place where wire names (``sessionID``, ``userID``, ``"private message"``) meet
-Python names.
+Pure: no I/O, no aiohttp, no Socket.IO. The server and chat_tui both import it, and it
+(with protocol_edits.py, the payloads of edits, deletes and search) is the only place
+where wire names (``sessionID``, ``userID``, ``"private message"``) meet Python names.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from chat_server.text import BIDI_CONTROLS as BIDI_CONTROLS
-from chat_server.text import is_control, search_words, visible_text
+from chat_server.text import is_control, visible_text
 from chat_server.text import is_invisible as is_invisible
 from chat_server.text import username_key as username_key
 
@@ -126,25 +126,6 @@ class HistoryRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class EditRequest:
-    """A validated C->S ``edit message``: message ``id`` now says ``content``."""
-
-    id: int
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchRequest:
-    """A validated C->S ``search``: messages holding every one of ``words`` (search_words
-    form), newest first, older than ``before``, with ``peer`` only when given."""
-
-    words: list[str]
-    peer: str | None
-    before: int | None
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
 class DirectoryRequest:
     """A validated C->S ``directory`` request: users whose name starts with ``prefix``
     (compared as username_key), after the user ``after``, at most ``limit``."""
@@ -250,53 +231,6 @@ def _content(data: dict[str, Any], max_length: int) -> str:
 
 def _is_message_id(value: object) -> bool:
     return is_int64(value) and value > 0  # type: ignore[operator]
-
-
-def _message_id(data: object) -> int:
-    """The ``id`` of an ``edit message`` or ``delete message`` payload."""
-    if not isinstance(data, dict):
-        raise ProtocolError(ERR_INVALID_PAYLOAD)
-    msg_id = data.get("id")
-    if not _is_message_id(msg_id):
-        raise ProtocolError(ERR_NO_SUCH_MESSAGE)
-    assert isinstance(msg_id, int)
-    return msg_id
-
-
-def parse_edit(data: object, max_length: int) -> EditRequest:
-    """Validate a C->S ``edit message`` payload ``{id, content}`` (content as a send's)."""
-    msg_id = _message_id(data)
-    assert isinstance(data, dict)
-    return EditRequest(id=msg_id, content=_content(data, max_length))
-
-
-def parse_delete(data: object) -> int:
-    """Validate a C->S ``delete message`` payload ``{id}``; returns the id."""
-    return _message_id(data)
-
-
-def parse_search(data: object) -> SearchRequest:
-    """Validate a C->S ``search`` payload ``{query, with?, before?, limit?}``."""
-    if not isinstance(data, dict):
-        raise ProtocolError(ERR_INVALID_PAYLOAD)
-    query = data.get("query")
-    if not isinstance(query, str) or len(query) > SEARCH_QUERY_MAX:
-        raise ProtocolError(ERR_INVALID_QUERY)
-    words = list(dict.fromkeys(search_words(query)))  # each word once, in query order
-    if not words:
-        raise ProtocolError(ERR_EMPTY_QUERY)
-    if len(words) > SEARCH_WORDS_MAX:
-        raise ProtocolError(ERR_INVALID_QUERY)
-    peer = data.get("with")
-    if peer is not None and not _is_id(peer):
-        raise ProtocolError(ERR_UNKNOWN_USER)
-    before = data.get("before")
-    if before is not None and not is_int64(before):
-        raise ProtocolError(ERR_INVALID_BEFORE)
-    limit = _limit(data, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX)
-    return SearchRequest(
-        words=words, peer=peer if isinstance(peer, str) else None, before=before, limit=limit
-    )
 
 
 def parse_history(data: object) -> HistoryRequest:

@@ -77,9 +77,10 @@ _WORD: Final = re.compile(r"[^\W_]+")
 
 def search_words(text: str) -> list[str]:
     """The words of ``text`` as search compares them: compatibility-normalised, accents
-    removed, case-folded ("Café" and "CAFE" are both "cafe"). A query word matches a
-    message word that starts with it. Every store indexes and matches these, so search
-    behaves the same on all of them."""
+    removed, case-folded ("Café" and "CAFE" are both "cafe"). A query word matches the
+    same word of a message (whole words: a prefix would make SQLite merge the doclists
+    of every word it starts, docs/performance.md). Every store indexes and matches
+    these, so search behaves the same on all of them."""
     if text.isascii():
         return _WORD.findall(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -88,5 +89,5 @@ def search_words(text: str) -> list[str]:
 
 
 def matches(query: list[str], words: list[str]) -> bool:
-    """Whether every query word starts a word of ``words`` (both in search_words form)."""
-    return all(any(w.startswith(q) for w in words) for q in query)
+    """Whether every query word is one of ``words`` (both in search_words form)."""
+    return set(query) <= set(words)

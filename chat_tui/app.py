@@ -19,6 +19,7 @@ from chat_tui import wire
 from chat_tui.changes import Changes, LinkState, Shown, Status
 from chat_tui.client import Link
 from chat_tui.config import Config
+from chat_tui.editing import Editing
 from chat_tui.inbound import Inbound
 from chat_tui.notify import Throttle
 from chat_tui.outbox import Outbox
@@ -33,7 +34,7 @@ from chat_tui.session_file import CorruptFile, Session, SessionFile
 from chat_tui.state import ChatState, display_names
 
 
-class ChatApp(Inbound, Outgoing):
+class ChatApp(Editing, Inbound, Outgoing):
     """The chat-tui application."""
 
     TITLE = "chat-tui"
@@ -46,6 +47,7 @@ class ChatApp(Inbound, Outgoing):
         Binding("ctrl+p", "step(-1)", "Prev", priority=True),
         Binding("alt+a", "next_unread", "Unread", priority=True),
         Binding("ctrl+k", "switcher", "Go to", priority=True),
+        Binding("ctrl+f", "search", "Search", priority=True),
         Binding("alt+m", "toggle_mute", "Mute", priority=True, show=False),
         Binding("ctrl+r", "retry", "Retry", priority=True, show=False),
     ]
@@ -147,6 +149,8 @@ class ChatApp(Inbound, Outgoing):
             return
         if self._typing_to is not None and self._typing_to != user_id:
             self._send_typing(self._typing_to, False)
+        if self.compose_mode is not None and self.compose_mode.peer_id != user_id:
+            self.cancel_compose()
         unread = self.state.open(user_id)
         self._conversation_changed(user_id, Shown.OPENED, count=unread)
         self.changes.roster.publish(None)

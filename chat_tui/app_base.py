@@ -39,6 +39,14 @@ class AppBase(App[None]):
     def kick_outbox(self) -> None:
         raise NotImplementedError
 
+    def compose_submitted(self, to: str, text: str) -> bool:
+        """Whether the composer's text was an edit (and is handled as one)."""
+        raise NotImplementedError
+
+    def take_reply(self, to: str) -> int | None:
+        """The message the text being sent answers (then no longer), if any."""
+        raise NotImplementedError
+
     def _conversation_changed(
         self, user_id: str, how: Shown, msg: ChatMessage | None = None, count: int = 0
     ) -> None:

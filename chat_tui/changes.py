@@ -55,6 +55,25 @@ class ConversationChange:
     count: int = 0  # PREPENDED: how many; OPENED: how many were unread
 
 
+@dataclass(frozen=True, slots=True)
+class Composing:
+    """What the composer is for besides a new message: editing one of yours (``text``
+    goes into the composer), or answering one (a reply)."""
+
+    kind: str  # "edit", "reply", or "recall" (only puts ``text`` into the composer)
+    peer_id: str
+    message: ChatMessage | None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """Where the conversation's cursor should go: a message of the open conversation
+    (None: back to the composer)."""
+
+    message: ChatMessage | None
+
+
 class Changes:
     """The app's signals."""
 
@@ -62,3 +81,6 @@ class Changes:
         self.roster: Signal[None] = Signal(owner, "roster")  # users, presence, unread, names
         self.conversation: Signal[ConversationChange] = Signal(owner, "conversation")
         self.status: Signal[Status] = Signal(owner, "status")
+        # the composer's purpose changed (None: a plain new message again)
+        self.compose: Signal[Composing | None] = Signal(owner, "compose")
+        self.focus: Signal[Focus] = Signal(owner, "focus")

@@ -105,6 +105,8 @@ class ChatClient:
         sio.on(p.USER_DELETED, self._on_user_deleted)
         sio.on(p.READ, self._on_read)
         sio.on(p.TYPING, self._on_typing)
+        sio.on(p.MESSAGE_EDITED, self._on_message_edited)
+        sio.on(p.MESSAGE_DELETED, self._on_message_deleted)
         return sio
 
     # server events -> typed messages; malformed payloads are dropped here
@@ -135,6 +137,14 @@ class ChatClient:
     def _on_read(self, data: Any = None) -> None:
         if (parsed := wire.parse_read(data)) is not None:
             self.post(m.ReadReceived(*parsed))
+
+    def _on_message_edited(self, data: Any = None) -> None:
+        if (msg := wire.parse_message(data)) is not None and msg.id is not None:
+            self.post(m.MessageEdited(msg))
+
+    def _on_message_deleted(self, data: Any = None) -> None:
+        if (parsed := wire.parse_deleted(data)) is not None:
+            self.post(m.MessageDeleted(*parsed))
 
     def _on_typing(self, data: Any = None) -> None:
         if (parsed := wire.parse_typing(data)) is not None:

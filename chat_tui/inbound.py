@@ -13,6 +13,7 @@ from functools import singledispatchmethod
 from textual import on
 
 from chat_tui import messages as m
+from chat_tui import revisions
 from chat_tui.changes import LinkState, Shown
 from chat_tui.liveness import Liveness
 from chat_tui.render import one_line
@@ -181,6 +182,20 @@ class Inbound(Liveness):
             self.changes.roster.publish(None)
         elif contact.user_id == self.state.open_id:
             self._conversation_changed(contact.user_id, Shown.RECEIPT)
+
+    @_apply.register
+    def _message_edited(self, message: m.MessageEdited) -> None:
+        if (placed := revisions.apply_edit(self.state, message.message)) is not None:
+            self._conversation_changed(placed[0], Shown.CHANGED, placed[1])
+
+    @_apply.register
+    def _message_deleted(self, message: m.MessageDeleted) -> None:
+        placed = revisions.apply_delete(
+            self.state, message.message_id, message.from_id, message.to_id
+        )
+        if placed is not None:
+            self._conversation_changed(placed[0], Shown.CHANGED, placed[1])
+            self.changes.roster.publish(None)  # an unread one may have gone
 
     @_apply.register
     def _typing_received(self, message: m.TypingReceived) -> None:

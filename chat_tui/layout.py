@@ -8,7 +8,7 @@ its component class. Text from the network goes through render.safe_text first.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -39,6 +39,8 @@ class Layout:
     seen_index: int | None  # "seen HH:MM" goes under this message
     seen_at: int | None  # when the peer read it (ms)
     width: int
+    # message id -> message, for the quotes of replies (built when the first one needs it)
+    originals: dict[int, ChatMessage] = field(default_factory=dict)
 
 
 def last_seen_index(contact: Contact, self_id: str | None) -> int | None:
@@ -85,26 +87,58 @@ def message_lines(contact: Contact, i: int, layout: Layout) -> list[Line]:
         who = "(yourself)" if mine else layout.names.get(msg.from_id, safe_text(msg.from_id))
         lines.append(Line((("conversation--self" if mine else "conversation--sender", who),)))
     mark, mark_style = glyph(msg, contact) if mine else ("", "conversation--time")
-    first = True
-    for paragraph in safe_text(msg.content).split("\n"):
-        for chunk in wrap(paragraph, width - INDENT):
-            parts: tuple[tuple[str, str], ...]
-            if first:
-                parts = (
-                    ("conversation--time", f" {time_of_day(msg.ts)} "),
-                    (mark_style, f"{mark:<2} "),
-                    ("conversation--text", chunk),
-                )
-            else:
-                parts = (("conversation--time", " " * INDENT), ("conversation--text", chunk))
-            lines.append(Line(parts))
-            first = False
+    if msg.reply_to is not None:
+        lines.append(quote_line(contact, msg.reply_to, layout))
+    text, text_style = safe_text(msg.content), "conversation--text"
+    if msg.deleted:
+        text, text_style = "message deleted", "conversation--notice"
+    rows: list[list[tuple[str, str]]] = [
+        [(text_style, c)] for p in text.split("\n") for c in wrap(p, width - INDENT)
+    ]
+    if msg.edited_at is not None and not msg.deleted:
+        if cell_len(rows[-1][-1][1]) + len(EDITED) <= width - INDENT:
+            rows[-1].append(("conversation--time", EDITED))
+        else:
+            rows.append([("conversation--time", EDITED.strip())])
+    first: list[tuple[str, str]] = [
+        ("conversation--time", f" {time_of_day(msg.ts)} "),
+        (mark_style, f"{mark:<2} "),
+    ]
+    for n, row in enumerate(rows):
+        head = first if n == 0 else [("conversation--time", " " * INDENT)]
+        lines.append(Line((*head, *row)))
     if mine and msg.delivery is Delivery.FAILED:
         note = f"not sent: {msg.error or 'error'} (ctrl+r to retry)"
         lines.append(Line((("conversation--failed", " " * INDENT + note),)))
     if i == layout.seen_index:
         lines.append(Line((("conversation--seen", " " * INDENT + seen_label(layout.seen_at)),)))
     return lines
+
+
+EDITED = " (edited)"
+
+
+def quote_line(contact: Contact, original_id: int, layout: Layout) -> Line:
+    """The one-line quote above a reply: who wrote the original and how it began."""
+    if not layout.originals:
+        layout.originals.update((m.id, m) for m in contact.messages if m.id is not None)
+    original = layout.originals.get(original_id)
+    if original is None:
+        quoted = "an earlier message (g: go to it)"
+    elif original.deleted:
+        quoted = "message deleted"
+    else:
+        who = (
+            "you"
+            if original.from_id == layout.self_id
+            else layout.names.get(original.from_id, safe_text(original.from_id))
+        )
+        first = safe_text(original.content).split("\n", 1)[0]
+        quoted = f"{who}: {first}"
+    room = max(1, layout.width - INDENT - 2)
+    if cell_len(quoted) > room:
+        quoted = wrap(quoted, room - 1)[0] + "…"
+    return Line((("conversation--time", " " * INDENT), ("conversation--quote", "↳ " + quoted)))
 
 
 def wrap(paragraph: str, width: int) -> list[str]:

@@ -117,6 +117,22 @@ class ReadReceived(ServerMessage):
         self.by, self.with_id, self.up_to, self.at_ms = by, with_id, up_to, at_ms
 
 
+class MessageEdited(ServerMessage):
+    """A message was edited (by its sender, maybe in another of your tabs)."""
+
+    def __init__(self, message: ChatMessage) -> None:
+        super().__init__()
+        self.message = message
+
+
+class MessageDeleted(ServerMessage):
+    """A message was deleted by its sender."""
+
+    def __init__(self, message_id: int, from_id: str, to_id: str) -> None:
+        super().__init__()
+        self.message_id, self.from_id, self.to_id = message_id, from_id, to_id
+
+
 class TypingReceived(ServerMessage):
     """``typing``: a user started (or stopped) writing to you."""
 

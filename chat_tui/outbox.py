@@ -33,9 +33,14 @@ class OutboxItem:
     client_id: str
     to: str
     content: str
+    reply_to: int | None = None  # the id of the message it answers
 
-    def to_json(self) -> dict[str, str]:
-        return {"clientId": self.client_id, "to": self.to, "content": self.content}
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"clientId": self.client_id, "to": self.to}
+        out["content"] = self.content
+        if self.reply_to is not None:
+            out["replyTo"] = self.reply_to
+        return out
 
     @staticmethod
     def from_json(data: object) -> OutboxItem | None:
@@ -45,7 +50,10 @@ class OutboxItem:
         if not all(isinstance(v, str) for v in values):
             return None
         client_id, to, content = (str(v) for v in values)
-        return OutboxItem(client_id, to, content)
+        reply_to = data.get("replyTo")
+        if not isinstance(reply_to, int) or isinstance(reply_to, bool):
+            reply_to = None
+        return OutboxItem(client_id, to, content, reply_to)
 
 
 def retry_delay(ack: Ack) -> float | None:

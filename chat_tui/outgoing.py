@@ -9,13 +9,15 @@ import uuid
 from textual import on, work
 
 from chat_server import protocol as p
-from chat_tui import wire
+from chat_tui import revisions, wire
 from chat_tui.app_base import AppBase
 from chat_tui.changes import Shown
 from chat_tui.outbox import OutboxItem
 from chat_tui.records import Ack, Delivery
+from chat_tui.screens.chat import ChatScreen
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
+from chat_tui.widgets.cursor import NeedNewer
 
 HISTORY_PAGE = 50
 HELD_NOTICE_EVERY_S = 15.0
@@ -35,9 +37,14 @@ class Outgoing(AppBase):
         if to is None or self.state.self_id is None:
             self.notify("Pick a conversation first.", severity="warning", markup=False)
             return
-        item = OutboxItem(uuid.uuid4().hex, to, event.text)
+        if self.compose_submitted(to, event.text):
+            return  # an edit (editing.py)
+        self.back_to_latest(to)  # a new message goes at the end, not into a window
+        reply_to = self.take_reply(to)
+        item = OutboxItem(uuid.uuid4().hex, to, event.text, reply_to)
         self.outbox.add(item)
-        self.state.add_own(to, event.text, item.client_id, ts=int(time.time() * 1000))
+        own = self.state.add_own(to, event.text, item.client_id, ts=int(time.time() * 1000))
+        own.reply_to = reply_to
         self._conversation_changed(to, Shown.APPENDED)
         self.kick_outbox()
 
@@ -63,7 +70,7 @@ class Outgoing(AppBase):
                 p.PRIVATE_MESSAGE, wire.send_payload(item.to, item.content, None)
             )
             return Ack()
-        payload = wire.send_payload(item.to, item.content, item.client_id)
+        payload = wire.send_payload(item.to, item.content, item.client_id, item.reply_to)
         return wire.parse_send_ack(await self.client.call(p.PRIVATE_MESSAGE, payload))
 
     def _settled(self, item: OutboxItem, ack: Ack) -> None:
@@ -90,7 +97,9 @@ class Outgoing(AppBase):
         for msg in contact.messages:
             if msg.delivery is Delivery.FAILED and msg.client_id is not None:
                 self.state.retry(contact.user_id, msg.client_id)
-                self.outbox.add(OutboxItem(msg.client_id, contact.user_id, msg.content))
+                self.outbox.add(
+                    OutboxItem(msg.client_id, contact.user_id, msg.content, msg.reply_to)
+                )
                 self._conversation_changed(contact.user_id, Shown.CHANGED, msg)
         self.kick_outbox()
 
@@ -99,6 +108,39 @@ class Outgoing(AppBase):
     @on(ConversationView.NeedOlder)
     def need_older(self, event: ConversationView.NeedOlder) -> None:
         self.load_older(event.user_id)
+
+    @on(NeedNewer)
+    def need_newer(self, event: NeedNewer) -> None:
+        self.load_newer(event.user_id)
+
+    @work(group="history", exclusive=True)
+    async def load_newer(self, user_id: str) -> None:
+        """The next page of a window (opened at a search hit or a reply's original)."""
+        contact = self.state.contacts.get(user_id)
+        sent = [m.id for m in contact.messages if m.id is not None] if contact else []
+        count = 0
+        if contact is not None and contact.has_newer and sent:
+            try:
+                ack = await self.client.call(
+                    p.HISTORY, {"with": user_id, "after": sent[-1], "limit": HISTORY_PAGE}
+                )
+            except (ConnectionError, TimeoutError):
+                ack = None
+            if (page := wire.parse_history_ack(ack)) is not None:
+                count = revisions.append_newer(self.state, user_id, page[0], wire.has_newer(ack))
+        self._conversation_changed(user_id, Shown.APPENDED, count=count)
+
+    @on(ChatScreen.Latest)
+    def latest_asked(self, event: ChatScreen.Latest) -> None:
+        self.back_to_latest(event.user_id)
+
+    def back_to_latest(self, user_id: str) -> bool:
+        """Leave a window for the conversation's latest page; False when not in one."""
+        if not revisions.drop_window(self.state, user_id):
+            return False
+        self._conversation_changed(user_id, Shown.OPENED)
+        self.load_older(user_id)
+        return True
 
     @work(group="history", exclusive=True)
     async def load_older(self, user_id: str) -> None:

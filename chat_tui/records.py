@@ -27,6 +27,9 @@ class ChatMessage:
     client_id: str | None = None
     delivery: Delivery = Delivery.SENT
     error: str | None = None  # why the server refused it (FAILED)
+    edited_at: int | None = None  # when its sender last edited it (ms)
+    deleted: bool = False  # a tombstone: its sender deleted it
+    reply_to: int | None = None  # the id of the message it answers
 
 
 @dataclass(slots=True)
@@ -38,6 +41,7 @@ class Contact:
     connected: bool = False
     messages: list[ChatMessage] = field(default_factory=list)
     has_more: bool = False  # older messages exist on the server
+    has_newer: bool = False  # a window away from the end is shown (a search hit, a reply)
     unread: int = 0
     read_up_to: int | None = None  # my read marker: their messages up to this id are read
     peer_read_up_to: int | None = None  # their marker on my messages (a receipt)

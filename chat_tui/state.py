@@ -125,6 +125,9 @@ class ChatState:
             contact = self.contacts.get(entry.user_id)
             if contact is None:
                 contact = self.contacts[entry.user_id] = Contact(entry.user_id, entry.username)
+            if contact.has_newer:  # a window away from the end: back to the end
+                contact.messages = [m for m in contact.messages if m.delivery is not Delivery.SENT]
+                contact.has_newer = False
             contact.username = entry.username
             contact.connected = entry.connected
             contact.last_seen = None if entry.connected else entry.last_seen
@@ -199,6 +202,11 @@ class ChatState:
             contact.typing_until = None  # their message ends their typing
         if msg.id is not None and any(m.id == msg.id for m in reversed(contact.messages[-50:])):
             return None
+        if contact.has_newer and msg.from_id != self.self_id:
+            # the window shown ends before it: it comes with the newer pages
+            if not (watching and contact.user_id == self.open_id):
+                contact.unread += 1
+            return contact, msg
         pending = self._find_own(contact, msg.client_id) if msg.from_id == self.self_id else None
         if pending is not None:  # our own message, echoed from another of our connections
             self._settle(pending, msg)

@@ -22,14 +22,28 @@ def parse_message(data: object) -> ChatMessage | None:
     if not (isinstance(content, str) and isinstance(from_id, str) and isinstance(to_id, str)):
         return None
     client_id = data.get("clientId")
+    deleted = data.get("deleted") is True
     return ChatMessage(
-        content=content,
+        content="" if deleted else content,
         from_id=from_id,
         to_id=to_id,
         id=_int(data.get("id")),
         ts=_int(data.get("ts")),
         client_id=client_id if isinstance(client_id, str) else None,
+        edited_at=_int(data.get("editedAt")),
+        deleted=deleted,
+        reply_to=_int(data.get("replyTo")),
     )
+
+
+def parse_deleted(data: object) -> tuple[int, str, str] | None:
+    """A S->C ``message deleted``: (id, from, to)."""
+    if not isinstance(data, dict):
+        return None
+    msg_id, from_id, to_id = _int(data.get("id")), data.get("from"), data.get("to")
+    if msg_id is None or not isinstance(from_id, str) or not isinstance(to_id, str):
+        return None
+    return msg_id, from_id, to_id
 
 
 def parse_messages(data: object) -> list[ChatMessage]:
@@ -127,6 +141,17 @@ def parse_history_ack(ack: object) -> tuple[list[ChatMessage], bool] | None:
     return parse_messages(ack["messages"]), bool(ack.get("hasMore"))
 
 
+def has_newer(ack: object) -> bool:
+    """Whether a ``history`` (or ``search``) ack says newer messages exist."""
+    return isinstance(ack, dict) and ack.get("hasNewer") is True
+
+
+def error_of(ack: object) -> str | None:
+    """The ``error`` of an ack, if it is a refusal."""
+    error = ack.get("error") if isinstance(ack, dict) else None
+    return error if isinstance(error, str) else None
+
+
 def parse_directory_ack(ack: object) -> list[RosterEntry]:
     """The users of a ``directory`` ack (none when it is not one)."""
     if not isinstance(ack, dict):
@@ -136,11 +161,16 @@ def parse_directory_ack(ack: object) -> list[RosterEntry]:
     return [e for e in entries if e is not None]
 
 
-def send_payload(to: str, content: str, client_id: str | None) -> dict[str, Any]:
-    """A C->S ``private message``; the clientId only for servers that take it."""
+def send_payload(
+    to: str, content: str, client_id: str | None, reply_to: int | None = None
+) -> dict[str, Any]:
+    """A C->S ``private message``; the clientId and replyTo only for servers that take
+    them."""
     payload: dict[str, Any] = {"content": content, "to": to}
     if client_id is not None:
         payload["clientId"] = client_id
+    if reply_to is not None:
+        payload["replyTo"] = reply_to
     return payload
 
 

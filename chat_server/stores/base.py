@@ -254,8 +254,8 @@ class Store(Protocol):
         self, user_id: str, words: list[str], peer_id: str | None, before: int | None, limit: int
     ) -> tuple[list[Message], bool]:
         """Messages of ``user_id``'s conversations (only the one with ``peer_id`` when
-        given) whose text holds every one of ``words`` (text.search_words form; each
-        matches a word of the message that starts with it), with id < ``before``, newest
+        given) whose text holds every one of ``words`` (text.search_words form; whole
+        words), with id < ``before``, newest
         first, at most ``limit``; and whether more match. Deleted messages never match."""
 
     async def search_users(

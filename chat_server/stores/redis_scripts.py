@@ -142,7 +142,7 @@ return r
 )
 
 # KEYS: a conversation's words hash. ARGV: before (exclusive), limit, then the query
-# words. The ids whose words include, for every query word, one that starts with it;
+# words. The ids whose words include every query word (whole words);
 # newest first, at most limit. A scan of the conversation, inside Redis.
 SEARCH: Final = """
 local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -151,10 +151,10 @@ local hits = {}
 for i = 1, #all, 2 do
   local id = tonumber(all[i])
   if id < before then
-    local words = ' ' .. all[i + 1]
+    local words = ' ' .. all[i + 1] .. ' '
     local ok = true
     for q = 3, #ARGV do
-      if not string.find(words, ' ' .. ARGV[q], 1, true) then ok = false break end
+      if not string.find(words, ' ' .. ARGV[q] .. ' ', 1, true) then ok = false break end
     end
     if ok then hits[#hits + 1] = id end
   end

@@ -34,10 +34,10 @@ def index_text(content: str, a: int, b: int) -> str:
 
 
 def match_query(words: Iterable[str], me: int, conversation: tuple[int, int] | None) -> str:
-    """The FTS5 query: the caller's messages (or one conversation's) holding every word
-    as a word's prefix. Words are letters and digits only: nothing to escape."""
+    """The FTS5 query: the caller's messages (or one conversation's) holding every word.
+    Words are letters and digits only: nothing to escape."""
     scope = f'"§c{conversation[0]}x{conversation[1]}"' if conversation else f'"§u{me}"'
-    return " AND ".join([scope, *(f'"{w}"*' for w in words)])
+    return " AND ".join([scope, *(f'"{w}"' for w in words)])
 
 
 def index_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]]) -> None:

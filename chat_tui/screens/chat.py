@@ -20,12 +20,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from chat_tui.changes import Changes, ConversationChange, Shown, Status
+from chat_tui.changes import Changes, Composing, ConversationChange, Focus, Shown, Status
 from chat_tui.records import Contact
-from chat_tui.render import ago
+from chat_tui.render import ago, one_line
 from chat_tui.state import ChatState, display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
+from chat_tui.widgets.cursor import BackToComposer
 from chat_tui.widgets.status_bar import StatusBar
 from chat_tui.widgets.user_list import OFFLINE, ONLINE, UserList
 
@@ -40,10 +41,19 @@ class ChatScreen(Screen[None]):
         Binding("alt+end", "latest", "Latest", priority=True, show=False),
         # End jumps to the latest only when the composer has nothing to move through
         Binding("end", "latest_if_idle", "Latest", priority=True, show=False),
+        # into the conversation's message cursor (Escape comes back)
+        Binding("ctrl+up", "cursor", "Messages", priority=True, show=False),
     ]
 
     class Open(Message):
         """The user picked a conversation (a click in the roster)."""
+
+        def __init__(self, user_id: str) -> None:
+            super().__init__()
+            self.user_id = user_id
+
+    class Latest(Message):
+        """End while a window away from the conversation's end is shown."""
 
         def __init__(self, user_id: str) -> None:
             super().__init__()
@@ -61,6 +71,7 @@ class ChatScreen(Screen[None]):
                 yield Static(id="peer-header", markup=False)
                 yield ConversationView(id="conversation")
                 yield Static(id="typing-line", markup=False)
+                yield Static(id="compose-context", markup=False)
                 yield Composer(id="composer")
         yield StatusBar(id="status")
         yield Footer()
@@ -70,6 +81,8 @@ class ChatScreen(Screen[None]):
         self.changes.roster.subscribe(self, self.draw_roster)
         self.changes.conversation.subscribe(self, self.draw_conversation)
         self.changes.status.subscribe(self, self.draw_status)
+        self.changes.compose.subscribe(self, self.draw_compose)
+        self.changes.focus.subscribe(self, self.draw_focus)
         # whatever happened before this screen was up
         self.draw_status(self.current_status())
         self.draw_roster()
@@ -122,7 +135,48 @@ class ChatScreen(Screen[None]):
         elif change.how is Shown.RECEIPT:
             view.receipt()
 
+    def draw_compose(self, composing: Composing | None) -> None:
+        """The composer's purpose: editing (its text loaded), replying, or plain."""
+        context = self.query_one("#compose-context", Static)
+        composer = self.query_one(Composer)
+        editing = composer.editing
+        composer.editing = composing is not None and composing.kind == "edit"
+        if composing is None or composing.kind == "recall":
+            context.display = False
+            if editing:  # an edit given up: its text goes
+                composer.clear()
+            if composing is not None:
+                composer.insert(composing.text)
+            return
+        if composing.kind == "edit":
+            label = "Editing your message · Enter saves, Escape cancels"
+            composer.load_text(composing.text)
+            composer.move_cursor(composer.document.end)
+        else:
+            msg = composing.message
+            name = self._names().get(msg.from_id, "") if msg is not None else ""
+            first = one_line(msg.content) if msg is not None else ""
+            label = f"↳ Replying to {name}: {first} · Escape cancels"
+        context.update(Text(label, no_wrap=True, overflow="ellipsis"))
+        context.display = True
+        composer.focus()
+
+    def draw_focus(self, focus: Focus) -> None:
+        view = self.query_one(ConversationView)
+        if focus.message is None:
+            self.query_one(Composer).focus()
+        elif view.select_message(focus.message):
+            view.focus()
+
     # -- input ------------------------------------------------------------------------
+
+    def action_cursor(self) -> None:
+        self.query_one(ConversationView).focus()
+
+    @on(BackToComposer)
+    def leave_cursor(self, event: BackToComposer) -> None:
+        event.stop()
+        self.query_one(Composer).focus()
 
     @on(UserList.OptionSelected, "#users")
     def user_clicked(self, event: UserList.OptionSelected) -> None:
@@ -135,14 +189,22 @@ class ChatScreen(Screen[None]):
         if not self.query_one(ConversationView).jump_to_unread():
             self.notify("No unread messages here.", timeout=2, markup=False)
 
+    def _in_window(self) -> bool:
+        contact = self.state.contacts.get(self.state.open_id or "")
+        if contact is None or not contact.has_newer:
+            return False
+        self.post_message(self.Latest(contact.user_id))
+        return True
+
     def action_latest(self) -> None:
-        self.query_one(ConversationView).jump_to_latest()
+        if not self._in_window():
+            self.query_one(ConversationView).jump_to_latest()
 
     def action_latest_if_idle(self) -> None:
         composer = self.query_one(Composer)
-        if (composer.has_focus and composer.text) or not self.query_one(
-            ConversationView
-        ).jump_to_latest():
+        if composer.has_focus and composer.text:
+            raise SkipAction()
+        if not self._in_window() and not self.query_one(ConversationView).jump_to_latest():
             raise SkipAction()
 
     def action_scroll_conversation(self, direction: int) -> None:

@@ -1,4 +1,5 @@
-"""Where you write: Enter sends, Alt+Enter or Ctrl+J starts a new line, Up recalls."""
+"""Where you write: Enter sends, Alt+Enter or Ctrl+J starts a new line, Up (when empty)
+edits your last message, Alt+R recalls it, Escape cancels an edit or a reply."""
 
 from __future__ import annotations
 
@@ -17,9 +18,21 @@ class Composer(TextArea):
             super().__init__()
             self.text = text
 
+    class EditLast(Message):
+        """Up in the empty composer: edit your last message (or, where that cannot be
+        done, recall ``last_sent``)."""
+
+        def __init__(self, last_sent: str) -> None:
+            super().__init__()
+            self.last_sent = last_sent
+
+    class Cancel(Message):
+        """Escape: no longer editing or replying."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, compact=True)
         self.last_sent = ""
+        self.editing = False  # holds the text of a message being edited
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -27,7 +40,8 @@ class Composer(TextArea):
             event.prevent_default()
             text = self.text
             if text.strip():
-                self.last_sent = text
+                if not self.editing:
+                    self.last_sent = text
                 self.clear()
                 self.post_message(self.Submitted(text))
             return
@@ -36,9 +50,19 @@ class Composer(TextArea):
             event.prevent_default()
             self.insert("\n")
             return
-        if event.key == "up" and not self.text and self.last_sent:
+        if event.key == "up" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.EditLast(self.last_sent))
+            return
+        if event.key == "alt+r" and self.last_sent:
             event.stop()
             event.prevent_default()
             self.insert(self.last_sent)
+            return
+        if event.key == "escape":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Cancel())
             return
         await super()._on_key(event)

@@ -27,10 +27,17 @@ from textual.strip import Strip
 from chat_tui.layout import INDENT, Layout, Line, last_seen_index, message_lines
 from chat_tui.records import ChatMessage, Contact, Delivery
 from chat_tui.state import first_unread
+from chat_tui.widgets import cursor
+from chat_tui.widgets.cursor import CURSOR_BINDINGS, MessageCursor
 
 
-class ConversationView(ScrollView, can_focus=True):
-    """Shows one conversation; scrolling to the top asks for older messages."""
+class ConversationView(MessageCursor, ScrollView, can_focus=True):
+    """Shows one conversation; scrolling to the top asks for older messages. Focused, it
+    has a message cursor (widgets/cursor.py)."""
+
+    Act = cursor.Act
+    BackToComposer = cursor.BackToComposer
+    NeedNewer = cursor.NeedNewer
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "conversation--seen",
@@ -44,10 +51,13 @@ class ConversationView(ScrollView, can_focus=True):
         "conversation--failed",
         "conversation--marker",
         "conversation--notice",
+        "conversation--cursor",
+        "conversation--quote",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "page_up_or_load", "Older", show=False),
         Binding("pagedown", "page_down", "Newer", show=False),
+        *CURSOR_BINDINGS,
     ]
 
     class NeedOlder(Message):
@@ -73,7 +83,7 @@ class ConversationView(ScrollView, can_focus=True):
         self.marker_at: int | None = None  # index of the first unread message
         self.read_mark: int | None = None  # the marker when opened (None: counted locally)
         self.new_below = 0  # messages arrived while scrolled up
-        self.loading_older = False
+        self.loading_older = self.loading_newer = False
         self._jump_to_unread = False  # Alt+U is loading older pages to find the marker
         self._seen_posted = -1  # the highest Seen posted for this conversation
         self._seen_index: int | None = None  # the message under which "seen" is drawn
@@ -108,6 +118,8 @@ class ConversationView(ScrollView, can_focus=True):
             first_unread(contact.messages, contact.user_id, read_mark, unread) if contact else None
         )
         self.loading_older = self._jump_to_unread = False
+        self.loading_newer = False
+        self.selected = None
         self._seen_posted = -1
         self.new_below = 0
         self._layout_from(0)
@@ -116,6 +128,7 @@ class ConversationView(ScrollView, can_focus=True):
 
     def appended(self) -> None:
         """The open conversation grew at the end (a message arrived or was written)."""
+        self.loading_newer = False
         if self.contact is None:
             return
         at_bottom = self.scroll_y >= self.max_scroll_y - 1
@@ -134,6 +147,15 @@ class ConversationView(ScrollView, can_focus=True):
         if at_bottom:
             self._to_end()
         self.check_seen()
+
+    def _show_lines(self, first: int, last: int) -> None:
+        """Scroll so that lines ``first`` to ``last`` are on screen (the first, when they
+        do not all fit)."""
+        height = self.scrollable_content_region.height
+        if first < self.scroll_y:
+            self.scroll_to(y=first, animate=False, immediate=True)
+        elif last >= self.scroll_y + height:
+            self.scroll_to(y=max(first, last - height + 1), animate=False, immediate=True)
 
     def _to_end(self) -> None:
         """Show the last line now. (``scroll_end`` waits for the next layout, and until
@@ -169,6 +191,8 @@ class ConversationView(ScrollView, can_focus=True):
         jump, self._jump_to_unread = self._jump_to_unread, False
         if self.contact is None or count <= 0:
             return
+        if self.selected is not None:
+            self.selected += count
         before = len(self._lines)
         if self.read_mark is not None:
             self.marker_at = first_unread(
@@ -288,6 +312,8 @@ class ConversationView(ScrollView, can_focus=True):
         for component, part in self._lines[index].parts:
             text.append(part, self._style(component))
         segments = list(text.render(self.app.console))
+        if index in self.selected_lines():
+            base = base + self._style("conversation--cursor")
         strip = Strip(segments).apply_style(base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
@@ -323,6 +349,13 @@ class ConversationView(ScrollView, can_focus=True):
             self._ask_for_older()
         if new_value > old_value:
             self.check_seen()
+            if round(new_value) >= round(self.max_scroll_y):
+                self._ask_for_newer()
+
+    def _ask_for_newer(self) -> None:
+        if self.contact is not None and self.contact.has_newer and not self.loading_newer:
+            self.loading_newer = True
+            self._tell(self.NeedNewer(self.contact.user_id))
 
     def _ask_for_older(self) -> None:
         if self.contact is not None and self.contact.has_more and not self.loading_older:

@@ -105,6 +105,41 @@ async def test_two_processes_share_users_messages_presence_and_history(
             await proc.kill()
 
 
+async def test_edits_deletes_replies_and_search_cross_processes(
+    own_redis: RedisServer, peers: list[Peer]
+) -> None:
+    store = ["--store", own_redis.url]
+    a = await Proc.start(*store)
+    b = await Proc.start(*store)
+    try:
+        alice, bob = Peer(a.url, "alice@A"), Peer(b.url, "bob@B")
+        peers.extend((alice, bob))
+        await alice.connect({"username": "alice"})
+        await bob.connect({"username": "bob"})
+        sent = await alice.call("private message", {"content": "see you at 5", "to": bob.user_id})
+        first = sent["message"]
+        await bob.wait_for("private message")
+        reply = await bob.call(
+            "private message", {"content": "ok", "to": alice.user_id, "replyTo": first["id"]}
+        )
+        assert reply["message"]["replyTo"] == first["id"]
+        edited = await alice.call("edit message", {"id": first["id"], "content": "see you at 6"})
+        (told,) = await bob.wait_for("message edited")
+        assert told == edited["message"]
+        found = await bob.call("search", {"query": "SIX"})  # no such word: nothing
+        assert found["messages"] == []
+        found = await bob.call("search", {"query": "see 6"})
+        assert [m["id"] for m in found["messages"]] == [first["id"]]
+        assert await alice.call("delete message", {"id": first["id"]}) == {"ok": True}
+        (deleted,) = await bob.wait_for("message deleted")
+        assert deleted["id"] == first["id"]
+        page = await bob.call("history", {"with": alice.user_id, "around": reply["message"]["id"]})
+        assert page["messages"][0]["deleted"] is True and page["hasNewer"] is False
+    finally:
+        for proc in (a, b):
+            await proc.kill()
+
+
 async def test_a_redis_outage_answers_unavailable_and_recovers(
     tmp_path: Path, own_redis: RedisServer
 ) -> None:

@@ -135,7 +135,7 @@ async def test_search_finds_every_word_in_the_callers_conversations_only(
     assert [m["id"] for m in found["messages"]] == [b["id"], a["id"]]  # newest first
     assert found["hasMore"] is False
     assert [
-        m["id"] for m in (await alice.call("search", {"query": "caf tomorrow"}))["messages"]
+        m["id"] for m in (await alice.call("search", {"query": "CAFE tomorrow"}))["messages"]
     ] == [a["id"]]
     only_bob = await alice.call("search", {"query": "cafe", "with": bob.user_id})
     assert [m["id"] for m in only_bob["messages"]] == [a["id"]]

@@ -277,8 +277,14 @@ async def test_keys_switcher_help_newlines_and_recall(
         (got,) = await carol.wait_for("private message")
         assert got["content"] == "line one\nline two\n3"
         composer = app.screen.query_one(Composer)
-        await pilot.press("up")  # recall into the empty composer
+        await wait_until(lambda: not app.outbox, "the message acked")
+        await pilot.press("up")  # the empty composer edits your last message (gomuks)
         assert composer.text == "line one\nline two\n3"
+        assert app.compose_mode is not None and app.compose_mode.kind == "edit"
+        await pilot.press("escape")  # no edit after all: the composer empties
+        assert composer.text == "" and app.compose_mode is None
+        await pilot.press("alt+r")  # recall: the text again, as a new message
+        assert composer.text == "line one\nline two\n3" and app.compose_mode is None
         composer.clear()
         app.screen.query_one(Composer).focus()
         await pilot.press("enter")  # empty: nothing is sent

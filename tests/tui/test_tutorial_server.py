@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from chat_tui.records import Delivery
+from chat_tui.widgets.composer import Composer
 from tests.conftest import Peer, wait_until
 from tests.tui.conftest import (
     MakeApp,
     chat_ready,
     conversation_lines,
     delivered,
+    on_chat,
     running,
     session_file,
 )
@@ -95,6 +97,14 @@ async def test_chat_tui_works_against_the_tutorial_server(
         await wait_until(
             lambda: any(line.endswith("hi amy") for line in conversation_lines(app)), "reply"
         )
+        # issue 14's keys: said plainly to be unsupported here, and nothing else breaks
+        await pilot.press("ctrl+up", "up", "e", "d", "r", "g", "escape", "ctrl+f")
+        said = [str(n.message) for n in app._notifications]
+        for what in ("editing messages", "deleting messages", "replies", "search"):
+            assert f"This server does not support {what}." in said, what
+        assert app.compose_mode is None and on_chat(app)
+        await pilot.press("up")  # no edits here: Up recalls the last message instead
+        assert app.screen.query_one(Composer).text == "hello from the tui"
         user_id = app.state.self_id
     again = make_app(tutorial_server, sf)
     async with running(again):

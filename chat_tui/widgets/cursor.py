@@ -1,0 +1,133 @@
+"""The conversation's message cursor (a part of ConversationView): with the conversation
+focused (Ctrl+Up from the composer, or Shift+Tab), Up and Down select a message and keys
+act on it: e edit, d delete, r reply, y copy, o open its first link, g go to the message
+it answers. Escape goes back to the composer. The view highlights the selected message;
+what the keys do is the app's (chat_tui/editing.py), told through ``Act``."""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING, Any, Final, Self
+
+from textual.binding import Binding
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from chat_tui.layout import Line
+    from chat_tui.records import ChatMessage, Contact
+
+CURSOR_BINDINGS: Final = [
+    Binding("up,k", "cursor(-1)", "Previous", show=False),
+    Binding("down,j", "cursor(1)", "Next", show=False),
+    Binding("escape", "leave", "Composer", show=False),
+    Binding("e", "act('edit')", "Edit", show=False),
+    Binding("d", "act('delete')", "Delete", show=False),
+    Binding("r", "act('reply')", "Reply", show=False),
+    Binding("y", "act('copy')", "Copy", show=False),
+    Binding("o", "act('open')", "Open link", show=False),
+    Binding("g", "act('original')", "Go to original", show=False),
+]
+
+
+class Act(Message):
+    """The user asked for ``action`` on the selected message: edit, delete, reply, copy,
+    open, original."""
+
+    def __init__(self, action: str, message: ChatMessage) -> None:
+        super().__init__()
+        self.action, self.message = action, message
+
+
+class BackToComposer(Message):
+    """Back to the composer (Escape in the conversation)."""
+
+
+class NeedNewer(Message):
+    """The user reached the end of a window away from the conversation's end."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+
+class MessageCursor:
+    """Selection state and keys; ConversationView provides layout and scrolling."""
+
+    contact: Contact | None
+    selected: int | None = None
+    _starts: list[int]
+
+    if TYPE_CHECKING:  # ConversationView's (and its Widget's), after this class in the MRO
+        _lines: list[Line]
+
+        def _tell(self, message: Message) -> None: ...
+
+        def refresh(
+            self, *regions: Any, repaint: bool = True, layout: bool = False, recompose: bool = False
+        ) -> Self: ...
+
+        def _show_lines(self, first: int, last: int) -> None: ...
+
+        def action_page_up_or_load(self) -> None: ...
+
+    def selected_lines(self) -> range:
+        """The screen lines of the selected message (empty when none)."""
+        if self.selected is None or self.selected >= len(self._starts):
+            return range(0)
+        end = (
+            self._starts[self.selected + 1]
+            if self.selected + 1 < len(self._starts)
+            else len(self._lines)
+        )
+        return range(self._starts[self.selected], end)
+
+    def select(self, index: int | None) -> None:
+        count = len(self.contact.messages) if self.contact else 0
+        self.selected = None if index is None or not count else max(0, min(index, count - 1))
+        lines = self.selected_lines()
+        if lines:
+            self._show_lines(lines.start, lines.stop - 1)
+        self.refresh()
+
+    def select_message(self, msg: ChatMessage) -> bool:
+        if self.contact is None:
+            return False
+        for index in range(len(self.contact.messages) - 1, -1, -1):
+            if self.contact.messages[index] is msg:
+                self.select(index)
+                return True
+        return False
+
+    def select_at_line(self, line: int) -> None:
+        self.select(max(0, bisect.bisect_right(self._starts, line) - 1))
+
+    def on_focus(self) -> None:
+        if self.selected is None and self.contact and self.contact.messages:
+            self.select(len(self.contact.messages) - 1)
+
+    def on_blur(self) -> None:
+        self.selected = None
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        contact = self.contact
+        if contact is None or not contact.messages:
+            return
+        if self.selected is None:
+            self.select(len(contact.messages) - 1)
+            return
+        target = self.selected + delta
+        if target >= len(contact.messages) and contact.has_newer:
+            self._tell(NeedNewer(contact.user_id))
+        self.select(target)
+        if target < 0:
+            self.action_page_up_or_load()
+
+    def action_leave(self) -> None:
+        self._tell(BackToComposer())
+
+    def action_act(self, action: str) -> None:
+        contact = self.contact
+        if contact is None or self.selected is None or self.selected >= len(contact.messages):
+            return
+        self._tell(Act(action, contact.messages[self.selected]))
