@@ -36,7 +36,7 @@ from pathlib import Path
 from chat_server.stores import sqlite_lib
 from chat_server.stores.sqlite import PAGE_SIZE, SqliteStore
 from chat_server.stores.sqlite_schema import migrate
-from chat_server.stores.sqlite_search import index_rows
+from chat_server.stores.sqlite_search import index_rows, load_key
 from chat_server.text import search_words
 
 VOCABULARY = 20_000
@@ -60,6 +60,7 @@ def fill(path: Path, messages: int, users: int, seed: int) -> tuple[list[str], l
     db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # as the store makes a new file
     db.execute("PRAGMA journal_mode=WAL")
     migrate(db)
+    key = load_key(db)
     db.execute("BEGIN")
     db.executemany(
         "INSERT INTO users (user_id, username, name_key, created_ms) VALUES (?,?,?,0)",
@@ -78,7 +79,7 @@ def fill(path: Path, messages: int, users: int, seed: int) -> tuple[list[str], l
         db.executemany(
             "INSERT INTO messages (id, a, b, from_seq, content, ts) VALUES (?,?,?,?,?,?)", rows
         )
-        index_rows(db, ((r[0], r[4], r[1], r[2]) for r in rows))
+        index_rows(db, ((r[0], r[4], r[1], r[2]) for r in rows), key)
     db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", peers)
     db.execute("COMMIT")
     db.close()

@@ -36,10 +36,12 @@ class MessageOps:
         async def emit(self, event: str, data: Any, **options: Any) -> None: ...
 
     async def reply_target(self, user_id: str, peer_id: str, message_id: int) -> Message:
-        """The message ``message_id`` of the conversation of ``user_id`` and ``peer_id``
-        (not deleted): what a reply may answer and ``around`` may centre on."""
+        """The message ``message_id`` of the conversation of ``user_id`` and ``peer_id``:
+        what a reply may answer and ``around`` may centre on. A deleted one too: a reply
+        may have been stored just before its original was deleted, and its resend (same
+        clientId) must still be acked."""
         msg = await self.store.get_message(user_id, message_id)
-        if msg is None or msg.deleted:
+        if msg is None:
             raise p.ProtocolError(p.ERR_NO_SUCH_MESSAGE)
         if conversation_key(msg.from_id, msg.to_id) != conversation_key(user_id, peer_id):
             raise p.ProtocolError(p.ERR_NO_SUCH_MESSAGE)

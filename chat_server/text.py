@@ -71,21 +71,64 @@ def username_key(name: str) -> str:
     return skeleton or folded
 
 
-# A word: a run of letters and digits (underscore and everything else separate words)
-_WORD: Final = re.compile(r"[^\W_]+")
+# A word: a run of letters, digits and the marks that belong to them (Indic vowel signs
+# and viramas are part of a word); underscore and everything else separate words
+_WORD: Final = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u0900-\u0dff\u1ab0-\u1aff\u1dc0-\u1dff])+")
+_ASCII_WORD: Final = re.compile(r"[a-z0-9]+")
+# Letters that carry no combining accent but are written for a plain one (Łódź, Ørsted)
+_FOLD: Final = str.maketrans(
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ħ": "h",
+        "\u0131": "i",
+        "ŀ": "l",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+    }
+)
+# Scripts written without spaces between words: each character is a word of its own
+_UNSPACED: Final = re.compile(
+    r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff"
+    r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+_LATINISH_END: Final = 0x0530  # Latin, Greek, Cyrillic: their accents are dropped
+
+
+def _plain(word: str) -> str:
+    """A word without the accents of Latin, Greek and Cyrillic letters (other scripts'
+    marks are letters of the word and stay)."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD))
+    out: list[str] = []
+    for ch in decomposed:
+        if unicodedata.combining(ch) and out and ord(out[-1][-1]) < _LATINISH_END:
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def search_words(text: str) -> list[str]:
-    """The words of ``text`` as search compares them: compatibility-normalised, accents
-    removed, case-folded ("Café" and "CAFE" are both "cafe"). A query word matches the
-    same word of a message (whole words: a prefix would make SQLite merge the doclists
-    of every word it starts, docs/performance.md). Every store indexes and matches
-    these, so search behaves the same on all of them."""
+    """The words of ``text`` as search compares them: compatibility-normalised, case-
+    folded, accents of Latin, Greek and Cyrillic letters removed ("Café", "CAFE" and
+    "cafe" are one word; so are "Łódź" and "lodz", "straße" and "STRASSE"); scripts
+    written without spaces (Chinese, Japanese, Thai...) give one word per character. A
+    query word matches the same word of a message (whole words: a prefix would make
+    SQLite merge the doclists of every word it starts, docs/performance.md). Every store
+    indexes and matches these, so search behaves the same on all of them."""
     if text.isascii():
-        return _WORD.findall(text.lower())
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _WORD.findall(unicodedata.normalize("NFC", stripped))
+        return _ASCII_WORD.findall(text.lower())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    words: list[str] = []
+    for found in _WORD.findall(folded):
+        if _UNSPACED.search(found):
+            words.extend(w for w in _UNSPACED.split(found) if w)
+            words.extend(_UNSPACED.findall(found))
+        else:
+            words.append(_plain(found))
+    return words
 
 
 def matches(query: list[str], words: list[str]) -> bool:

@@ -125,7 +125,8 @@ class ChatApp(Editing, Inbound, Outgoing):
         await self.flush_reads()
         await self.client.shutdown()
         self.workers.cancel_group(self, "outbox")
-        self.workers.cancel_group(self, "history")
+        for group in ("history", "newer", "jump", "edits"):
+            self.workers.cancel_group(self, group)
         self.exit()
 
     async def on_unmount(self) -> None:

@@ -186,7 +186,7 @@ class Editing(AppBase):
 
     # -- jumping to a message ---------------------------------------------------------
 
-    @work(group="history", exclusive=True)
+    @work(group="jump", exclusive=True)
     async def jump_to(self, peer: str, message_id: int | None) -> None:
         """Put the cursor on a message of this conversation, loading it (and what lies
         around it) when it is not in memory."""

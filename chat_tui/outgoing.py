@@ -113,7 +113,7 @@ class Outgoing(AppBase):
     def need_newer(self, event: NeedNewer) -> None:
         self.load_newer(event.user_id)
 
-    @work(group="history", exclusive=True)
+    @work(group="newer", exclusive=True)
     async def load_newer(self, user_id: str) -> None:
         """The next page of a window (opened at a search hit or a reply's original)."""
         contact = self.state.contacts.get(user_id)

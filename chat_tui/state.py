@@ -46,8 +46,10 @@ def sort_key(contact: Contact, self_id: str | None) -> tuple[int, str, str]:
 def merge_messages(local: list[ChatMessage], snapshot: list[ChatMessage]) -> list[ChatMessage]:
     """Merge a server snapshot of a conversation into what is shown.
 
-    Never drops anything the user has seen: messages with ids are united by id (older
-    pages already loaded stay), your own messages still pending or failed stay at the end
+    Messages with ids are united by id, the snapshot's copy winning (it has the edits
+    and deletes); loaded pages older than the snapshot are dropped (they may have
+    changed meanwhile; scrolling fetches them again). Your own messages still pending or
+    failed stay at the end
     unless the snapshot holds them (matched by clientId). Without ids (a server that
     speaks only the tutorial's protocol) the snapshot is the truth for what the server has,
     followed by your messages it does not have yet.
@@ -59,7 +61,14 @@ def merge_messages(local: list[ChatMessage], snapshot: list[ChatMessage]) -> lis
         if m.delivery is not Delivery.SENT and not (m.client_id and m.client_id in in_snapshot)
     ]
     if all(m.id is not None for m in snapshot):
-        by_id = {m.id: m for m in local if m.id is not None and m.delivery is Delivery.SENT}
+        # loaded pages older than the snapshot may have changed meanwhile (edits, deletes
+        # missed while offline): they go, and are fetched again when scrolled to
+        first = snapshot[0].id or 0 if snapshot else 0
+        by_id = {
+            m.id: m
+            for m in local
+            if m.id is not None and m.delivery is Delivery.SENT and m.id >= first
+        }
         by_id.update((m.id, m) for m in snapshot if m.id is not None)
         merged = sorted(by_id.values(), key=lambda m: m.id or 0)
     else:
@@ -202,15 +211,15 @@ class ChatState:
             contact.typing_until = None  # their message ends their typing
         if msg.id is not None and any(m.id == msg.id for m in reversed(contact.messages[-50:])):
             return None
-        if contact.has_newer and msg.from_id != self.self_id:
-            # the window shown ends before it: it comes with the newer pages
-            if not (watching and contact.user_id == self.open_id):
-                contact.unread += 1
-            return contact, msg
         pending = self._find_own(contact, msg.client_id) if msg.from_id == self.self_id else None
         if pending is not None:  # our own message, echoed from another of our connections
             self._settle(pending, msg)
             return contact, pending
+        if contact.has_newer:  # the window shown ends before it: it comes with newer pages
+            mine = msg.from_id == self.self_id
+            if not mine and not (watching and contact.user_id == self.open_id):
+                contact.unread += 1
+            return contact, msg
         insert_at = len(contact.messages)
         while insert_at and contact.messages[insert_at - 1].delivery is not Delivery.SENT:
             insert_at -= 1  # keep unsent messages of yours at the end

@@ -184,13 +184,23 @@ class MemoryStore(UserCache):
         if msgs[i].deleted:
             raise NoSuchMessage(message_id)
         msgs[i] = dataclasses.replace(msgs[i], content=content, edited_at=at_ms)
+        self._keep_client_copy(msgs[i])
         return msgs[i]
+
+    def _keep_client_copy(self, msg: Message) -> None:
+        """The idempotency map answers resends with the message as it is now (and holds
+        no text of a deleted one)."""
+        if msg.client_id is not None:
+            self._by_client_id[(msg.from_id, msg.client_id)] = msg
 
     async def delete_message(self, user_id: str, message_id: int) -> tuple[Message, bool]:
         msgs, i = self._own(user_id, message_id)
         if msgs[i].deleted:
             return msgs[i], False
-        msgs[i] = dataclasses.replace(msgs[i], content="", deleted=True, edited_at=None)
+        msgs[i] = dataclasses.replace(
+            msgs[i], content="", deleted=True, edited_at=None, reply_to=None
+        )
+        self._keep_client_copy(msgs[i])
         return msgs[i], True
 
     async def search_messages(

@@ -64,6 +64,11 @@ class RedisMessages(UserCache):
         return await self._read(keys=[conv, *side_keys(conv)[::2]], args=list(args), client=client)
 
     async def _page(self, conv: str, before: int | None, limit: int, after: int | None) -> Page:
+        if after is not None and after < 0:
+            after = 0  # every id is above it (and "(-1-0" is no stream id)
+        if before is not None and before <= 1:  # nothing is older
+            newer = bool(await self._r.xrange(conv, "-", "+", count=1))
+            return Page([], has_more=False, has_newer=newer)
         pipe = self._r.pipeline(transaction=False)
         if after is not None:
             await self._rows(conv, "fwd", f"({after}-0", "+", limit + 1, client=pipe)
@@ -177,5 +182,6 @@ class RedisMessages(UserCache):
             for msg_id, conv in best[:limit]:
                 await self._rows(conv, "ids", msg_id, client=pipe)
             rows = await pipe.execute()
-        msgs = [row_to_message(r[0]) for r in rows if r]
+        # a delete between the scan and the read: never a hit
+        msgs = [m for m in (row_to_message(r[0]) for r in rows if r) if not m.deleted]
         return msgs, len(best) > limit

@@ -31,6 +31,7 @@ from chat_server.stores.sqlite_admin import SqliteAdmin
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
 from chat_server.stores.sqlite_edits import SqliteEdits
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
+from chat_server.stores.sqlite_search import load_key
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
 
@@ -64,6 +65,7 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         # users.seq <-> userID: the database refers to users by seq (schema v2)
         self._seq_of: dict[str, int] = {}
         self._user_of: dict[int, str] = {}
+        self.search_key = b""  # the key of the search index's word hashes (_load)
 
     def _register(self, seq: int, user: User) -> User:
         self._seq_of[user.user_id] = seq
@@ -96,6 +98,7 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             self._register(seq, User(user_id=user_id, username=username))
             if seen is not None:
                 self._seen[user_id] = seen
+        self.search_key = load_key(conn)
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0

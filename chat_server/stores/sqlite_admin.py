@@ -122,7 +122,9 @@ class SqliteAdmin(UserCache):
         self._drop_user(user_id)
 
     async def delete_user(self, user_id: str) -> int:
-        return await self.io.write(self._delete_user_sync, user_id)
+        erased = await self.io.write(self._delete_user_sync, user_id)
+        self.io.request_scrub()  # the WAL still holds what was erased
+        return erased
 
     def _removed_since_sync(self, cursor: int) -> tuple[list[str], int]:
         rows = self.io.rdb.execute(
@@ -189,5 +191,7 @@ class SqliteAdmin(UserCache):
             n = await self.io.write(self._delete_chunk_sync, below)
             removed += n
             if n < RETENTION_CHUNK:
+                if removed:
+                    self.io.request_scrub()  # the WAL still holds what was deleted
                 return removed
             await asyncio.sleep(0)

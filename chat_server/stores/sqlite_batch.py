@@ -55,7 +55,8 @@ class Batch:
                 f"INSERT INTO messages ({MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", self.rows
             )
             # the search index, in the same transaction
-            index_rows(self.db, ((r[0], r[4], r[1], r[2]) for r in self.rows))
+            key = self.store.search_key
+            index_rows(self.db, ((r[0], r[4], r[1], r[2]) for r in self.rows), key)
             self.inserted += len(self.rows)
             self.rows = []
 

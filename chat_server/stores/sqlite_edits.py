@@ -25,6 +25,7 @@ class SqliteEdits(UserCache):
 
     io: SqliteIO
     _seq_of: dict[str, int]
+    search_key: bytes
 
     def _to_message(self, row: Row) -> Message:
         raise NotImplementedError
@@ -66,7 +67,7 @@ class SqliteEdits(UserCache):
                 (content, at_ms, message_id),
             )
             unindex(db, message_id)
-            index_rows(db, [(message_id, content, row[1], row[2])])
+            index_rows(db, [(message_id, content, row[1], row[2])], self.search_key)
             return Message(
                 msg.id,
                 msg.from_id,
@@ -109,14 +110,17 @@ class SqliteEdits(UserCache):
             for r in db.execute(
                 "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ?"
                 " ORDER BY rowid DESC LIMIT ?",
-                (match_query(words, me, conv), before, limit + 1),
+                (match_query(words, me, conv, self.search_key), before, limit + 1),
             )
         ]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
+        # deleted since the index answered: never a hit
         rows: list[Row] = db.execute(
-            f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY id DESC", ids
+            f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) AND deleted = 0"
+            " ORDER BY id DESC",
+            ids,
         ).fetchall()
         return rows
 

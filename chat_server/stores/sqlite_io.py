@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SYNCHRONOUS_MODES: Final = ("off", "normal", "full", "extra")
 PAGE_SIZE: Final = 1024
+SCRUB_RETRY_S: Final = 0.1  # a WAL to empty (deleted text) is tried again this soon
 
 
 @contextlib.contextmanager
@@ -82,6 +83,7 @@ class SqliteIO:
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._ckpt_conn: sqlite_lib.Connection | None = None
         self._scrub = False  # the next checkpoint truncates the WAL (a message was deleted)
+        self._wake = asyncio.Event()  # set: checkpoint now
 
     @property
     def is_open(self) -> bool:
@@ -170,23 +172,31 @@ class SqliteIO:
         self._checkpoint_task = asyncio.create_task(self._checkpoint_loop())
 
     def request_scrub(self) -> None:
-        """A message was deleted: its text is gone from the pages (secure_delete), but
-        older WAL frames still hold it. The next checkpoint (within a second) copies the
-        WAL into the file and truncates it to nothing."""
+        """Messages were deleted: their text is gone from the pages (secure_delete), but
+        older WAL frames still hold it. A checkpoint starts now: it copies the WAL into
+        the file and truncates it to nothing (again a second later while busy)."""
         self._scrub = True
+        self._wake.set()
 
     def _checkpoint_sync(self) -> None:
         if self._ckpt_conn is None:
             self._ckpt_conn = sqlite_lib.connect(
                 self.path, isolation_level=None, check_same_thread=False
             )
-            self._ckpt_conn.execute("PRAGMA busy_timeout=1000")
+            # no waiting: a TRUNCATE that waits blocks new writers meanwhile, and the
+            # writer commits on the event loop. Busy now means: again in a moment.
+            self._ckpt_conn.execute("PRAGMA busy_timeout=0")
         if self._scrub:
-            self._scrub = False
-            # TRUNCATE waits for the writer and readers (busy_timeout), then empties the WAL
-            (busy, _, _) = self._ckpt_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._scrub = False  # a delete from now on asks again
+            try:
+                # TRUNCATE needs no writer and every reader on the latest snapshot; then
+                # it copies the WAL into the file and empties it
+                (busy, _, _) = self._ckpt_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except BaseException:
+                self._scrub = True
+                raise
             if busy:
-                self._scrub = True  # again at the next tick
+                self._scrub = True  # again in SCRUB_RETRY_S
             return
         # PASSIVE: copy what it can without waiting for the writer or readers
         self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -194,7 +204,14 @@ class SqliteIO:
     async def _checkpoint_loop(self, every: float = 1.0) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(every)
+            # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow the
+            # cancellation that close() sends when the event is set at the same moment
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({woken}, timeout=SCRUB_RETRY_S if self._scrub else every)
+            finally:
+                woken.cancel()
+            self._wake.clear()
             try:
                 await loop.run_in_executor(self._checkpointer, self._checkpoint_sync)
             except sqlite_lib.Error as exc:

@@ -1,22 +1,26 @@
-"""The SQLite store's search index: an FTS5 table of words, never of text.
+"""The SQLite store's search index: an FTS5 table of keyed hashes of words, never of text.
 
 Each message is indexed as its words (text.search_words: accents removed, case-folded),
-plus two tokens that say whose it is: ``§u<seq>`` for each participant and ``§c<a>x<b>``
-for the conversation. A search is then one FTS5 query that intersects the caller's token
-(or the conversation's) with each word's prefix, walked newest first and stopped at the
-page's end. "§" never occurs in a word (search_words keeps letters and digits), and the
-``ascii`` tokenizer splits only on ASCII separators, so the words go in exactly as
-search_words made them and every store matches the same way.
+each replaced by a keyed hash (BLAKE2b, 48 bits, with a random key kept in the ``meta``
+table), plus two tokens that say whose it is: ``§u<seq>`` for each participant and
+``§c<a>x<b>`` for the conversation. A search hashes its words the same way and is one
+FTS5 query that intersects the caller's token (or the conversation's) with each word,
+walked newest first and stopped at the page's end.
 
-The table keeps each row's words (not the text) beside the index. That is what lets a
-delete find every word of the row and, with the ``secure-delete`` option, take each one
-out of the index pages at once (PRAGMA secure_delete zeroes the freed bytes). A
-contentless table (``content=''``, ``contentless_delete``) cannot: it marks a deleted row
-with a tombstone and leaves its words in the index until segments happen to merge.
+Why hashes: FTS5's page index (``search_idx``) keeps the leading characters of the first
+word of every index page, and a delete does not rewrite them. With words in the index, a
+deleted message's word could stay in the file in part; with hashes only the start of a
+hash can, which says nothing of the text. ``detail='none'`` and ``columnsize=0``: the
+index keeps which rows hold a word, not where, and no row sizes (nothing is ranked). The
+table keeps each row's tokens beside the index: that is what lets a delete find every
+token of the row and, with the ``secure-delete`` option, take each out of the index pages
+at once (PRAGMA secure_delete zeroes the freed bytes). A contentless table cannot: it
+marks a deleted row with a tombstone and leaves its tokens until segments merge.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
@@ -28,23 +32,38 @@ if TYPE_CHECKING:
 INDEX_CHUNK: Final = 5000
 
 
-def index_text(content: str, a: int, b: int) -> str:
+def load_key(db: Connection) -> bytes:
+    """The key of the word hashes (made by schema v5)."""
+    row = db.execute("SELECT value FROM meta WHERE name = 'search_key'").fetchone()
+    return bytes(row[0])
+
+
+def token(word: str, key: bytes) -> str:
+    """What the index holds for one word: 12 hex digits of its keyed hash."""
+    return hashlib.blake2b(word.encode(), key=key, digest_size=6).hexdigest()
+
+
+def index_text(content: str, a: int, b: int, key: bytes) -> str:
     """What the index holds for a message of conversation (a, b) saying ``content``."""
-    return " ".join((*search_words(content), f"§u{a}", f"§u{b}", f"§c{a}x{b}"))
+    tokens = [token(w, key) for w in dict.fromkeys(search_words(content))]
+    tokens += (f"§u{a}", f"§u{b}", f"§c{a}x{b}")
+    return " ".join(tokens)
 
 
-def match_query(words: Iterable[str], me: int, conversation: tuple[int, int] | None) -> str:
+def match_query(
+    words: Iterable[str], me: int, conversation: tuple[int, int] | None, key: bytes
+) -> str:
     """The FTS5 query: the caller's messages (or one conversation's) holding every word.
-    Words are letters and digits only: nothing to escape."""
+    Tokens are hex digits and §: nothing to escape."""
     scope = f'"§c{conversation[0]}x{conversation[1]}"' if conversation else f'"§u{me}"'
-    return " AND ".join([scope, *(f'"{w}"' for w in words)])
+    return " AND ".join([scope, *(f'"{token(w, key)}"' for w in words)])
 
 
-def index_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]]) -> None:
+def index_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]], key: bytes) -> None:
     """Index (id, content, a, b) rows, in the caller's transaction."""
     db.executemany(
         "INSERT INTO search (rowid, words) VALUES (?, ?)",
-        [(msg_id, index_text(content, a, b)) for msg_id, content, a, b in rows],
+        [(msg_id, index_text(content, a, b, key)) for msg_id, content, a, b in rows],
     )
 
 
@@ -54,6 +73,7 @@ def unindex(db: Connection, message_id: int) -> None:
 
 def index_all(db: Connection) -> None:
     """Schema v5: index the messages stored before it (in chunks, one transaction)."""
+    key = load_key(db)
     last = 0
     while True:
         rows = db.execute(
@@ -63,5 +83,5 @@ def index_all(db: Connection) -> None:
         ).fetchall()
         if not rows:
             return
-        index_rows(db, rows)
+        index_rows(db, rows, key)
         last = rows[-1][0]

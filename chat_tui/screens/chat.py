@@ -171,7 +171,11 @@ class ChatScreen(Screen[None]):
     # -- input ------------------------------------------------------------------------
 
     def action_cursor(self) -> None:
-        self.query_one(ConversationView).focus()
+        """From the composer into the conversation, at its last message."""
+        view = self.query_one(ConversationView)
+        if view.contact is not None and view.contact.messages:
+            view.select(len(view.contact.messages) - 1)
+        view.focus()
 
     @on(BackToComposer)
     def leave_cursor(self, event: BackToComposer) -> None:

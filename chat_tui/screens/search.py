@@ -79,6 +79,7 @@ class SearchScreen(ModalScreen[Hit | None]):
         self.only_open = False
         self.results: list[ChatMessage] = []
         self.has_more = False
+        self.found_with = ""  # what the results were found with (the next page asks the same)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-box"):
@@ -126,18 +127,20 @@ class SearchScreen(ModalScreen[Hit | None]):
             self._status(f"The server says: {found}")
             return
         messages, self.has_more = found
-        self.results = [*self.results, *messages] if before is not None else messages
-        self._fill(search_words(query))
+        more = before is not None
+        self.results = [*self.results, *messages] if more else messages
+        self.found_with = query
+        self._fill(search_words(query), keep_highlight=more)
         count = len(self.results)
-        more = " (more: choose the last line)" if self.has_more else ""
-        self._status(f"{count} found{more}" if count else "Nothing found.")
+        hint = " (more: choose the last line)" if self.has_more else ""
+        self._status(f"{count} found{hint}" if count else "Nothing found.")
 
     def _peer(self, msg: ChatMessage) -> str:
         return msg.to_id if msg.from_id == self.self_id else msg.from_id
 
-    def _fill(self, query: list[str]) -> None:
+    def _fill(self, query: list[str], keep_highlight: bool = False) -> None:
         found = self.query_one("#search-list", OptionList)
-        highlighted_at = found.highlighted
+        highlighted_at = found.highlighted if keep_highlight else 0
         found.clear_options()
         options = []
         for index, msg in enumerate(self.results):
@@ -161,7 +164,7 @@ class SearchScreen(ModalScreen[Hit | None]):
             return
         if option_id == MORE:
             last = self.results[-1].id if self.results else None
-            self.ask(self.query_one("#search-input", Input).value, before=last, delay=0)
+            self.ask(self.found_with, before=last, delay=0)
             return
         msg = self.results[int(option_id)]
         if msg.id is not None:

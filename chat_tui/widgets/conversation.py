@@ -119,7 +119,7 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         )
         self.loading_older = self._jump_to_unread = False
         self.loading_newer = False
-        self.selected = None
+        self.selected_message = self._selected_at = None
         self._seen_posted = -1
         self.new_below = 0
         self._layout_from(0)
@@ -191,8 +191,6 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         jump, self._jump_to_unread = self._jump_to_unread, False
         if self.contact is None or count <= 0:
             return
-        if self.selected is not None:
-            self.selected += count
         before = len(self._lines)
         if self.read_mark is not None:
             self.marker_at = first_unread(
@@ -312,7 +310,7 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         for component, part in self._lines[index].parts:
             text.append(part, self._style(component))
         segments = list(text.render(self.app.console))
-        if index in self.selected_lines():
+        if self.has_focus and index in self.selected_lines():
             base = base + self._style("conversation--cursor")
         strip = Strip(segments).apply_style(base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)

@@ -6,7 +6,6 @@ what the keys do is the app's (chat_tui/editing.py), told through ``Act``."""
 
 from __future__ import annotations
 
-import bisect
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from textual.binding import Binding
@@ -51,14 +50,18 @@ class NeedNewer(Message):
 
 
 class MessageCursor:
-    """Selection state and keys; ConversationView provides layout and scrolling."""
+    """Selection state and keys; ConversationView provides layout and scrolling. The
+    selection is a message, not a position: messages inserted before it (a page of
+    older ones, a message placed before your unsent ones) do not move it."""
 
     contact: Contact | None
-    selected: int | None = None
+    selected_message: ChatMessage | None = None
+    _selected_at: int | None = None  # where selected_message was last found
     _starts: list[int]
 
     if TYPE_CHECKING:  # ConversationView's (and its Widget's), after this class in the MRO
         _lines: list[Line]
+        has_focus: bool
 
         def _tell(self, message: Message) -> None: ...
 
@@ -70,53 +73,66 @@ class MessageCursor:
 
         def action_page_up_or_load(self) -> None: ...
 
+    @property
+    def selected(self) -> int | None:
+        """The index of the selected message in the conversation (None: none)."""
+        msg, messages = self.selected_message, self.contact.messages if self.contact else []
+        if msg is None:
+            return None
+        at = self._selected_at
+        if at is not None and at < len(messages) and messages[at] is msg:
+            return at
+        for index in range(len(messages) - 1, -1, -1):
+            if messages[index] is msg:
+                self._selected_at = index
+                return index
+        self.selected_message = None  # gone (a window was left, the user deleted)
+        return None
+
     def selected_lines(self) -> range:
         """The screen lines of the selected message (empty when none)."""
-        if self.selected is None or self.selected >= len(self._starts):
+        selected = self.selected
+        if selected is None or selected >= len(self._starts):
             return range(0)
-        end = (
-            self._starts[self.selected + 1]
-            if self.selected + 1 < len(self._starts)
-            else len(self._lines)
-        )
-        return range(self._starts[self.selected], end)
+        end = self._starts[selected + 1] if selected + 1 < len(self._starts) else len(self._lines)
+        return range(self._starts[selected], end)
 
     def select(self, index: int | None) -> None:
-        count = len(self.contact.messages) if self.contact else 0
-        self.selected = None if index is None or not count else max(0, min(index, count - 1))
+        messages = self.contact.messages if self.contact else []
+        if index is None or not messages:
+            self.selected_message = self._selected_at = None
+        else:
+            self._selected_at = max(0, min(index, len(messages) - 1))
+            self.selected_message = messages[self._selected_at]
         lines = self.selected_lines()
         if lines:
             self._show_lines(lines.start, lines.stop - 1)
         self.refresh()
 
     def select_message(self, msg: ChatMessage) -> bool:
-        if self.contact is None:
+        self.selected_message, self._selected_at = msg, None
+        if self.selected is None:
             return False
-        for index in range(len(self.contact.messages) - 1, -1, -1):
-            if self.contact.messages[index] is msg:
-                self.select(index)
-                return True
-        return False
-
-    def select_at_line(self, line: int) -> None:
-        self.select(max(0, bisect.bisect_right(self._starts, line) - 1))
+        self.select(self.selected)
+        return True
 
     def on_focus(self) -> None:
         if self.selected is None and self.contact and self.contact.messages:
             self.select(len(self.contact.messages) - 1)
+        self.refresh()
 
     def on_blur(self) -> None:
-        self.selected = None
-        self.refresh()
+        self.refresh()  # the highlight shows only while the conversation has the focus
 
     def action_cursor(self, delta: int) -> None:
         contact = self.contact
         if contact is None or not contact.messages:
             return
-        if self.selected is None:
+        selected = self.selected
+        if selected is None:
             self.select(len(contact.messages) - 1)
             return
-        target = self.selected + delta
+        target = selected + delta
         if target >= len(contact.messages) and contact.has_newer:
             self._tell(NeedNewer(contact.user_id))
         self.select(target)
@@ -124,10 +140,9 @@ class MessageCursor:
             self.action_page_up_or_load()
 
     def action_leave(self) -> None:
+        self.select(None)
         self._tell(BackToComposer())
 
     def action_act(self, action: str) -> None:
-        contact = self.contact
-        if contact is None or self.selected is None or self.selected >= len(contact.messages):
-            return
-        self._tell(Act(action, contact.messages[self.selected]))
+        if self.selected_message is not None and self.selected is not None:
+            self._tell(Act(action, self.selected_message))

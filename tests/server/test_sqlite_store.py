@@ -192,7 +192,7 @@ async def test_retention_deletes_in_short_transactions(tmp_path: Path) -> None:
     real_transaction = store.io.transaction
 
     def messages() -> int:
-        return int(store.io.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(store.io.db.execute("SELECT count(*) FROM messages").fetchall()[0][0])
 
     def counting(work: Any) -> Any:
         before = messages()  # not total_changes: that counts the search index's rows too

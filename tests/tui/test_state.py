@@ -197,18 +197,21 @@ def test_snapshot_that_already_holds_a_pending_message_settles_nothing_twice() -
     assert [(m.content, m.id) for m in s.contacts[BOB].messages] == [("hi", 4)]
 
 
-def test_merge_keeps_older_pages_already_loaded() -> None:
+def test_merge_takes_the_snapshots_copies_and_drops_older_pages() -> None:
+    """After a reconnect the snapshot's copies win (edits and deletes made meanwhile), and
+    pages older than it go: they may have changed too, and scrolling fetches them again."""
     s = state_with(user(BOB, "bob", messages=[wire(i, BOB, ME) for i in (5, 6)], has_more=True))
     assert page(s, BOB, [wire(i, BOB, ME) for i in (3, 4)], True) == 2
+    gone = wire(6, BOB, ME, deleted=True)
     users(
         s,
         [
             user(ME, "me"),
-            user(BOB, "bob", messages=[wire(i, BOB, ME) for i in (6, 7)], has_more=True),
+            user(BOB, "bob", messages=[gone, wire(7, BOB, ME)], has_more=True),
         ],
     )
-    assert [m.id for m in s.contacts[BOB].messages] == [3, 4, 5, 6, 7]
-    assert s.contacts[BOB].has_more  # from the paging, not the snapshot
+    assert [(m.id, m.deleted) for m in s.contacts[BOB].messages] == [(6, True), (7, False)]
+    assert s.contacts[BOB].has_more  # 3 to 5 come back with the next page
 
 
 def test_merge_without_ids_takes_the_snapshot_plus_unsent() -> None:
