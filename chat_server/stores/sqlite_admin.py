@@ -11,6 +11,7 @@ from typing import Final
 from chat_server.stores import sqlite_lib
 from chat_server.stores.base import SessionInfo, User, UserCache, UserInfo, conversation_key
 from chat_server.stores.sqlite_io import SqliteIO
+from chat_server.stores.sqlite_search import unindex_where
 
 RETENTION_CHUNK: Final = 2000
 
@@ -25,6 +26,7 @@ class SqliteAdmin(UserCache):
     _messages: int
     _next_id: int
     _seen: dict[str, int]
+    search_key: bytes
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -95,7 +97,8 @@ class SqliteAdmin(UserCache):
             ]
             for peer in peers:
                 a, b = conversation_key(me, peer)
-                # counted first: rowcount would include the search index's own rows
+                unindex_where(db, "a = ? AND b = ?", (a, b), self.search_key)
+                # counted first: they leave the index, then the table
                 (n,) = db.execute(
                     "SELECT count(*) FROM messages WHERE a = ? AND b = ?", (a, b)
                 ).fetchone()
@@ -161,15 +164,15 @@ class SqliteAdmin(UserCache):
 
     def _delete_chunk_sync(self, below_id: int) -> int:
         def work(db: sqlite_lib.Connection) -> int:
-            # counted by the ids: rowcount would include the search index's own rows
+            # counted by the ids (read anyway: they leave the index first)
             ids = db.execute(
                 "SELECT id FROM messages WHERE id < ? ORDER BY id LIMIT ?",
                 (below_id, RETENTION_CHUNK),
             ).fetchall()
             if ids:
-                db.execute(
-                    "DELETE FROM messages WHERE id >= ? AND id <= ?", (ids[0][0], ids[-1][0])
-                )
+                span = (ids[0][0], ids[-1][0])
+                unindex_where(db, "id >= ? AND id <= ?", span, self.search_key)
+                db.execute("DELETE FROM messages WHERE id >= ? AND id <= ?", span)
             return len(ids)
 
         removed = self.io.transaction(work)

@@ -15,7 +15,7 @@ from chat_server.stores.base import Message, NoSuchMessage, NotYourMessage, User
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Row
 from chat_server.stores.sqlite_io import SqliteIO
 from chat_server.stores.sqlite_lib import Connection
-from chat_server.stores.sqlite_search import index_rows, match_query, unindex
+from chat_server.stores.sqlite_search import index_rows, match_query, unindex_rows
 
 NO_BEFORE: Final = 2**63 - 1
 
@@ -66,8 +66,9 @@ class SqliteEdits(UserCache):
                 "UPDATE messages SET content = ?, edited_at = ? WHERE id = ?",
                 (content, at_ms, message_id),
             )
-            unindex(db, message_id)
-            index_rows(db, [(message_id, content, row[1], row[2])], self.search_key)
+            key = self.search_key
+            unindex_rows(db, [(message_id, msg.content, row[1], row[2])], key)
+            index_rows(db, [(message_id, content, row[1], row[2])], key)
             return Message(
                 msg.id,
                 msg.from_id,
@@ -83,14 +84,14 @@ class SqliteEdits(UserCache):
 
     async def delete_message(self, user_id: str, message_id: int) -> tuple[Message, bool]:
         def work(db: Connection) -> tuple[Message, bool]:
-            _, msg = self._own(db, user_id, message_id)
+            row, msg = self._own(db, user_id, message_id)
             if msg.deleted:
                 return msg, False
+            unindex_rows(db, [(message_id, msg.content, row[1], row[2])], self.search_key)
             db.execute(
                 "UPDATE messages SET content = '', deleted = 1, edited_at = NULL WHERE id = ?",
                 (message_id,),
             )
-            unindex(db, message_id)
             tombstone = Message(
                 msg.id, msg.from_id, msg.to_id, "", msg.ts, msg.client_id, deleted=True
             )

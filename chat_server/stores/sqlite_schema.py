@@ -139,15 +139,11 @@ MIGRATIONS: Final[list[list[Step]]] = [
         "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE messages ADD COLUMN reply_to INTEGER",
         """CREATE VIRTUAL TABLE search USING fts5(
-            words, tokenize='ascii', detail='none', columnsize=0
+            words, content='', tokenize='ascii', detail='none', columnsize=0
         )""",
         "INSERT INTO search (search, rank) VALUES ('secure-delete', 1)",
         "CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
         "INSERT INTO meta (name, value) VALUES ('search_key', randomblob(16))",
-        # messages deleted wholesale (a deleted user, retention) leave the index too
-        """CREATE TRIGGER messages_unindex AFTER DELETE ON messages BEGIN
-            DELETE FROM search WHERE rowid = old.id;
-        END""",
         index_all,
     ],
 ]

@@ -11,11 +11,16 @@ Why hashes: FTS5's page index (``search_idx``) keeps the leading characters of t
 word of every index page, and a delete does not rewrite them. With words in the index, a
 deleted message's word could stay in the file in part; with hashes only the start of a
 hash can, which says nothing of the text. ``detail='none'`` and ``columnsize=0``: the
-index keeps which rows hold a word, not where, and no row sizes (nothing is ranked). The
-table keeps each row's tokens beside the index: that is what lets a delete find every
-token of the row and, with the ``secure-delete`` option, take each out of the index pages
-at once (PRAGMA secure_delete zeroes the freed bytes). A contentless table cannot: it
-marks a deleted row with a tombstone and leaves its tokens until segments merge.
+index keeps which rows hold a word, not where, and no row sizes (nothing is ranked).
+
+The table is contentless (``content=''``): it keeps no copy of the tokens, so indexing a
+message is one insert into FTS5's in-memory segment, written out once per transaction. A
+row leaves the index through FTS5's ``delete`` command, given the tokens it was indexed
+with (index_text of the row's current text, which is why every change of a message's
+text goes through index_rows / unindex_rows); with the ``secure-delete`` option its
+entries are taken out of the index pages at once (PRAGMA secure_delete zeroes the freed
+bytes). ``contentless_delete=1`` would not need the tokens, but it only marks a deleted
+row with a tombstone and leaves its entries in the index until segments happen to merge.
 """
 
 from __future__ import annotations
@@ -67,8 +72,23 @@ def index_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]], key: b
     )
 
 
-def unindex(db: Connection, message_id: int) -> None:
-    db.execute("DELETE FROM search WHERE rowid = ?", (message_id,))
+def unindex_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]], key: bytes) -> None:
+    """Take (id, content, a, b) rows out of the index, in the caller's transaction. The
+    content must be what was indexed (the row's current text): a contentless table finds
+    a row's entries only through the tokens it is given."""
+    db.executemany(
+        "INSERT INTO search (search, rowid, words) VALUES ('delete', ?, ?)",
+        [(msg_id, index_text(content, a, b, key)) for msg_id, content, a, b in rows],
+    )
+
+
+def unindex_where(db: Connection, where: str, params: tuple[object, ...], key: bytes) -> None:
+    """Take the (not deleted) messages ``where`` selects out of the index, before they are
+    deleted wholesale (a deleted user, retention)."""
+    rows = db.execute(
+        f"SELECT id, content, a, b FROM messages WHERE deleted = 0 AND ({where})", params
+    ).fetchall()
+    unindex_rows(db, rows, key)
 
 
 def index_all(db: Connection) -> None:

@@ -136,6 +136,21 @@ async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
             2.5,
         )
         assert await store.search_messages("a", ["zanzibarquokka7"], None, None, 5) == ([], False)
+        # the index stays consistent through edits, deletes, a deleted user and retention
+        await store.create_user("c", "c", hash_session_id("c"))
+        await store.save_message("c", "a", "filler from c")
+        await store.delete_user("c")
+        store.retention_days = 1
+        last = (await store.save_message("a", "b", "after it all")).message
+        assert await store.apply_retention(last.ts + 2 * 86_400_000) > 0
+        assert await store.search_messages("a", ["filler"], None, None, 50) == ([], False)
+        fresh = (await store.save_message("b", "a", "fresh filler")).message
+        assert (await store.search_messages("a", ["filler"], None, None, 50))[0] == [fresh]
+
+        def check() -> None:
+            store.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+
+        await store.io.write(check)
     finally:
         await store.close()
     assert not files_holding(tmp_path, b"zanzibarquokka7")
