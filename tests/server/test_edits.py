@@ -196,3 +196,18 @@ async def test_history_around_and_after_page_both_ways(h: Harness, srv: Server) 
     assert await alice.call("history", {"with": bob.user_id, "after": "x"}) == {
         "error": "invalid after"
     }
+
+
+async def test_history_at_the_edges_of_the_ids_answers_the_same_on_every_store(
+    h: Harness, srv: Server
+) -> None:
+    alice, bob, _ = await trio(h, srv)
+    sent = [await send(alice, bob, f"m{i}") for i in range(3)]
+    for before in (0, 1, -5):
+        page = await alice.call("history", {"with": bob.user_id, "before": before})
+        assert page == {"messages": [], "hasMore": False, "hasNewer": True}, before
+    page = await alice.call("history", {"with": bob.user_id, "after": -5, "limit": 2})
+    assert [m["id"] for m in page["messages"]] == [m["id"] for m in sent[:2]]
+    assert page["hasMore"] is False and page["hasNewer"] is True
+    page = await alice.call("history", {"with": bob.user_id, "after": sent[-1]["id"]})
+    assert page == {"messages": [], "hasMore": True, "hasNewer": False}
