@@ -20,7 +20,6 @@ fallback when a library upgrade breaks a reach. What the stock build does differ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import socketio
@@ -123,8 +122,14 @@ async def stop_bus(sio: socketio.AsyncServer) -> None:
         await asyncio.wait([task], timeout=1)
     for client in clients:
         if client is not None:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+            # bounded too: a pub/sub's aclose waits for a lock that a listener stuck in a
+            # read still holds (a teardown once hung here for minutes)
+            closing = asyncio.ensure_future(client.aclose())
+            await asyncio.wait([closing], timeout=2)
+            if not closing.done():
+                closing.cancel()
+            elif not closing.cancelled():
+                closing.exception()  # retrieved: a failed close is not worth a warning
     if isinstance(task, asyncio.Task) and not task.done():
         task.cancel()
         await asyncio.wait([task], timeout=2)
