@@ -73,11 +73,13 @@ class RedisMessages(UserCache):
         if after is not None:
             await self._rows(conv, "fwd", f"({after}-0", "+", limit + 1, client=pipe)
             pipe.xrevrange(conv, f"{after}-0", "-", count=1)  # anything older?
-        else:
-            top = f"({before}-0" if before is not None else "+"
-            await self._rows(conv, "rev", top, "-", limit + 1, client=pipe)
-            pipe.xrange(conv, f"{before}-0" if before is not None else "+", "+", count=1)
-        rows, other = await pipe.execute()
+        elif before is not None:
+            await self._rows(conv, "rev", f"({before}-0", "-", limit + 1, client=pipe)
+            pipe.xrange(conv, f"{before}-0", "+", count=1)  # anything newer?
+        else:  # the latest page: nothing is newer
+            await self._rows(conv, "rev", "+", "-", limit + 1, client=pipe)
+        rows, *other_side = await pipe.execute()
+        other = bool(other_side and other_side[0])
         msgs = [row_to_message(r) for r in rows[:limit]]
         if after is not None:
             return Page(msgs, has_more=bool(other), has_newer=len(rows) > limit)

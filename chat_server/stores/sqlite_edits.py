@@ -9,6 +9,7 @@ truncates the WAL, whose older frames still held the text (sqlite_io.py).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Final
 
 from chat_server.stores.base import Message, NoSuchMessage, NotYourMessage, UserCache
@@ -69,16 +70,7 @@ class SqliteEdits(UserCache):
             key = self.search_key
             unindex_rows(db, [(message_id, msg.content, row[1], row[2])], key)
             index_rows(db, [(message_id, content, row[1], row[2])], key)
-            return Message(
-                msg.id,
-                msg.from_id,
-                msg.to_id,
-                content,
-                msg.ts,
-                msg.client_id,
-                edited_at=at_ms,
-                reply_to=msg.reply_to,
-            )
+            return dataclasses.replace(msg, content=content, edited_at=at_ms)
 
         return await self.io.in_transaction(work)
 
@@ -92,8 +84,8 @@ class SqliteEdits(UserCache):
                 "UPDATE messages SET content = '', deleted = 1, edited_at = NULL WHERE id = ?",
                 (message_id,),
             )
-            tombstone = Message(
-                msg.id, msg.from_id, msg.to_id, "", msg.ts, msg.client_id, deleted=True
+            tombstone = dataclasses.replace(
+                msg, content="", deleted=True, edited_at=None, reply_to=None
             )
             return tombstone, True
 
