@@ -26,9 +26,14 @@ async def test_textual_still_writes_through_the_driver(
         assert driver is not None and callable(driver.write)  # the reach itself
         assert write_sequence(app, "\x1b]9;x\x07") is False  # headless: nowhere to write
         written: list[str] = []
-        monkeypatch.setattr(type(app), "is_headless", property(lambda _: False))
-        monkeypatch.setattr(driver, "write", written.append)
-        assert write_sequence(app, "\x1b]9;hello\x07") is True
-        assert written == ["\x1b]9;hello\x07"]
-        monkeypatch.setattr(driver, "write", None)
-        assert write_sequence(app, "x") is False  # moved: the fallback writes nothing
+        # The patches live only between awaits: with no await inside this block, no
+        # refresh of the app runs while it believes it has a terminal; leaving it puts
+        # the driver back before the app shuts down (a refresh then would write to None).
+        with monkeypatch.context() as patch:
+            patch.setattr(type(app), "is_headless", property(lambda _: False))
+            patch.setattr(driver, "write", written.append)
+            assert write_sequence(app, "\x1b]9;hello\x07") is True
+            assert written == ["\x1b]9;hello\x07"]
+            patch.setattr(driver, "write", None)
+            assert write_sequence(app, "x") is False  # moved: the fallback writes nothing
+        assert app.is_headless and callable(driver.write)
