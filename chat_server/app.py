@@ -17,6 +17,7 @@ from chat_server.guard import ConnectionCap, host_name, is_ip_literal
 from chat_server.namespace import ChatNamespace
 from chat_server.presence import LocalPresence, Presence, RedisPresence
 from chat_server.stores import Store, StoreUnavailable, make_store
+from chat_server.tasks import cancel_and_wait
 from chat_server.transport import create_sio, drop_transports, stop_bus
 from chat_server.upkeep import loops, supervise
 
@@ -127,9 +128,7 @@ def create_app(
                 for name, run in loops(sio, namespace, config).items()
             ]
             yield
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks)
             await presence.stop()
         finally:
             await store.close()

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
 from chat_server.stores.redis_common import PREFIX, client, text, unavailable
+from chat_server.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,7 @@ class RedisPresence:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            # bounded: redis-py can swallow a cancellation in the middle of a command
-            await asyncio.wait([self._task], timeout=2)
+            await cancel_and_wait([self._task])  # redis-py can swallow one cancellation
             self._task = None
         with contextlib.suppress(*self._errors()):
             # a clean stop: our sockets are gone already; let nobody wait for a reap

@@ -26,6 +26,7 @@ from typing import Final, TypeVar
 from chat_server.stores import sqlite_lib
 from chat_server.stores.base import StoreUnavailable
 from chat_server.stores.sqlite_schema import migrate
+from chat_server.tasks import cancel_and_wait
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -223,9 +224,7 @@ class SqliteIO:
         if self._reader is None:
             return
         if self._checkpoint_task is not None:
-            self._checkpoint_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoint_task
+            await cancel_and_wait([self._checkpoint_task])
             self._checkpoint_task = None
         if self._checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(

@@ -26,6 +26,7 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.levers import levers_off
+from chat_server.tasks import cancel_and_wait
 from chat_server.transport.emit import FastEmit, FastRedisEmit
 from chat_server.transport.engine import ChatSocketServer, EngineServer
 from chat_server.transport.hooks import OrjsonCodec, SafePacket, TextPacket
@@ -112,14 +113,14 @@ async def drop_transports(sio: socketio.AsyncServer) -> None:
 async def stop_bus(sio: socketio.AsyncServer) -> None:
     """Stop the Redis manager's listener task and close its connections (python-socketio
     leaves both running after shutdown; a reach, reaches.py). Bounded: redis-py can
-    swallow a cancellation while it reads, so the connections are closed to break the
-    read, and shutdown never waits more than a few seconds here."""
+    swallow a cancellation (tasks.py), so the listener is cancelled until it ends and its
+    connections are closed to break a read; shutdown never waits more than a few
+    seconds here."""
     manager = sio.manager
     task = getattr(manager, "thread", None)
     clients = [getattr(manager, "pubsub", None), getattr(manager, "redis", None)]
-    if isinstance(task, asyncio.Task) and not task.done():
-        task.cancel()
-        await asyncio.wait([task], timeout=1)
+    if isinstance(task, asyncio.Task):
+        await cancel_and_wait([task], within=1)
     for client in clients:
         if client is not None:
             # bounded too: a pub/sub's aclose waits for a lock that a listener stuck in a
@@ -130,8 +131,5 @@ async def stop_bus(sio: socketio.AsyncServer) -> None:
                 closing.cancel()
             elif not closing.cancelled():
                 closing.exception()  # retrieved: a failed close is not worth a warning
-    if isinstance(task, asyncio.Task) and not task.done():
-        task.cancel()
-        await asyncio.wait([task], timeout=2)
-        if not task.done():
-            log.warning("the Redis bus listener did not stop")
+    if isinstance(task, asyncio.Task):
+        await cancel_and_wait([task], within=2)
