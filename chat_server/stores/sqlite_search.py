@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from chat_server.text import search_words
 
@@ -44,27 +44,59 @@ def load_key(db: Connection) -> bytes:
     return bytes(row[0])
 
 
+WORD_CACHE: Final = 1 << 16  # words whose tokens are kept (chat words repeat)
+
+
+class Tokens:
+    """The index tokens of one key: a BLAKE2b state with the key already absorbed
+    (copying it is several times cheaper than a new keyed hash), the tokens of recent
+    words and of conversations. Indexing is on the message path: a cached word costs a
+    dict look-up, a new one a hash."""
+
+    def __init__(self, key: bytes) -> None:
+        self._state = hashlib.blake2b(key=key, digest_size=6)
+        self._words: dict[str, str] = {}
+        self._convs: dict[tuple[int, int], str] = {}
+
+    def word(self, word: str) -> str:
+        """12 hex digits of the word's keyed hash."""
+        found = self._words.get(word)
+        if found is not None:
+            return found
+        if len(self._words) >= WORD_CACHE:
+            self._words.clear()  # cheaper than keeping an order; the common words come back
+        state = self._state.copy()
+        state.update(word.encode())
+        made = self._words[word] = state.hexdigest()
+        return made
+
+    def text(self, content: str, a: int, b: int) -> str:
+        """What the index holds for a message of conversation (a, b) saying ``content``."""
+        words = self._words
+        out = [words.get(w) or self.word(w) for w in dict.fromkeys(search_words(content))]
+        conv = self._convs.get((a, b))
+        if conv is None:
+            if len(self._convs) >= WORD_CACHE:
+                self._convs.clear()
+            conv = self._convs[(a, b)] = f"§u{a} §u{b} §c{a}x{b}"
+        out.append(conv)
+        return " ".join(out)
+
+
 @functools.lru_cache(maxsize=4)
-def _keyed(key: bytes) -> Any:
-    """A BLAKE2b state with the key already absorbed: copying it is several times cheaper
-    than setting a key up for every word."""
-    return hashlib.blake2b(key=key, digest_size=6)
+def tokens_for(key: bytes) -> Tokens:
+    """The Tokens of ``key`` (one per store file, in practice)."""
+    return Tokens(key)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def token(word: str, key: bytes) -> str:
-    """What the index holds for one word: 12 hex digits of its keyed hash (cached: chat
-    words repeat)."""
-    state = _keyed(key).copy()
-    state.update(word.encode())
-    return str(state.hexdigest())
+    """What the index holds for one word."""
+    return tokens_for(key).word(word)
 
 
 def index_text(content: str, a: int, b: int, key: bytes) -> str:
     """What the index holds for a message of conversation (a, b) saying ``content``."""
-    tokens = [token(w, key) for w in dict.fromkeys(search_words(content))]
-    tokens += (f"§u{a}", f"§u{b}", f"§c{a}x{b}")
-    return " ".join(tokens)
+    return tokens_for(key).text(content, a, b)
 
 
 def match_query(
@@ -78,9 +110,10 @@ def match_query(
 
 def index_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]], key: bytes) -> None:
     """Index (id, content, a, b) rows, in the caller's transaction."""
+    text = tokens_for(key).text
     db.executemany(
         "INSERT INTO search (rowid, words) VALUES (?, ?)",
-        [(msg_id, index_text(content, a, b, key)) for msg_id, content, a, b in rows],
+        [(msg_id, text(content, a, b)) for msg_id, content, a, b in rows],
     )
 
 

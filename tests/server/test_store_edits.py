@@ -226,3 +226,25 @@ async def test_a_store_opened_on_text_in_streams_moves_it_out(
     finally:
         await again.close()
         await other.close()
+
+
+def test_sqlite_index_tokens_keep_their_format() -> None:
+    """Files indexed by an earlier chat-server are searched with the tokens it wrote: a
+    word's token is 12 hex digits of BLAKE2b-48 keyed with the file's key, and a message
+    adds its participants and conversation. A change here would make every stored index
+    miss without an error."""
+    import hashlib
+
+    from chat_server.stores.sqlite_search import WORD_CACHE, Tokens, index_text, token
+
+    key = bytes(range(16))
+    want = hashlib.blake2b(b"caf\xc3\xa9", key=key, digest_size=6).hexdigest()
+    assert token("café", key) == want
+    plain = hashlib.blake2b(b"cafe", key=key, digest_size=6).hexdigest()  # accents go
+    assert index_text("Café au lait, CAFE!", 3, 9, key) == " ".join(
+        [plain, token("au", key), token("lait", key), "§u3 §u9 §c3x9"]
+    )
+    tokens = Tokens(key)  # a full cache starts again and still answers the same
+    for n in range(WORD_CACHE + 5):
+        tokens.word(str(n))
+    assert tokens.word("café") == want
