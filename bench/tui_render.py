@@ -64,6 +64,9 @@ class Offline:
     def login(self, auth: dict[str, str]) -> None:
         """Never used."""
 
+    def retry_now(self) -> None:
+        """Never used."""
+
     async def shutdown(self) -> None:
         """Nothing to close."""
 

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from chat_server import __version__
 from chat_tui.config import Config
 from chat_tui.config import default_path as default_config_path
 from chat_tui.config import load as load_config
 from chat_tui.session_file import SessionFile, session_path
+from chat_tui.urls import normalise_url
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CHAT_SERVER_URL", DEFAULT_URL),
         help=f"server URL [CHAT_SERVER_URL] (default: {DEFAULT_URL})",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--username", help="log in with this name instead of asking (first login)")
     parser.add_argument(
         "--profile",
@@ -84,15 +87,20 @@ def settings(args: argparse.Namespace) -> tuple[Config, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        url = normalise_url(args.url)
+    except ValueError as exc:
+        parser.error(str(exc))
     config, notices = settings(args)
     # Textual and Socket.IO load only when the app really starts
     from chat_tui.app import ChatApp
     from chat_tui.client import ChatClient
 
-    path = args.session_file or session_path(args.url, args.profile)
+    path = args.session_file or session_path(url, args.profile)
     app = ChatApp(
-        ChatClient(args.url, cafile=args.cafile),
+        ChatClient(url, cafile=args.cafile),
         SessionFile(path),
         username=args.username,
         config=config,

@@ -21,6 +21,7 @@ from chat_tui import messages as m
 from chat_tui import wire
 from chat_tui.render import safe_reason
 from chat_tui.state import backoff_delay
+from chat_tui.urls import explain_failure
 
 Post = Callable[[m.ServerMessage], object]
 MAX_FRAME = 64 * 1024 * 1024  # the largest websocket message accepted from a server
@@ -46,6 +47,9 @@ class Link(Protocol):
     def login(self, auth: dict[str, str]) -> None:
         """Use these credentials from now on, and try at once."""
 
+    def retry_now(self) -> None:
+        """Skip the wait before the next connection attempt."""
+
     async def shutdown(self) -> None:
         """Stop: close the connection; returns when run() has returned. Idempotent."""
 
@@ -67,8 +71,10 @@ class ChatClient:
         ack_timeout: float = 10.0,
         handshake_timeout: float = 5.0,
         max_frame: int = MAX_FRAME,
+        backoff: Callable[[int], float] = backoff_delay,
     ) -> None:
         self.url = url
+        self.backoff = backoff  # seconds before attempt n + 1, after n failed
         self.max_frame = max_frame
         self.post: Post = _nowhere
         self.auth: dict[str, str] = {}
@@ -200,7 +206,7 @@ class ChatClient:
         try:
             await self._connect(sio)
         except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
-            return await self._failed(sio, refused, str(exc), attempt + 1)
+            return await self._failed(sio, refused, explain_failure(exc, self.url), attempt + 1)
         if self._stopped:
             await self._close(sio)
             return 0
@@ -242,7 +248,7 @@ class ChatClient:
         return attempt
 
     async def _retry_later(self, attempt: int, why: str) -> None:
-        delay = backoff_delay(attempt)
+        delay = self.backoff(attempt)
         self.post(m.Retrying(attempt, delay, safe_reason(why)))
         await self._sleep(delay)
 

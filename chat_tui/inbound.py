@@ -46,6 +46,9 @@ class Inbound(Liveness):
     @_apply.register
     def _connecting(self, message: m.Connecting) -> None:
         self._set_status(LinkState.CONNECTING, f"{self.server_url} (attempt {message.attempt})")
+        if isinstance(self.screen, LoginScreen):
+            suffix = f" (attempt {message.attempt})" if message.attempt > 1 else ""
+            self.screen.show_progress(f"connecting…{suffix}")
 
     @_apply.register
     def _connected(self, _: m.Connected) -> None:
@@ -71,6 +74,12 @@ class Inbound(Liveness):
         )
         self._set_status(LinkState.RECONNECTING, detail)
         self.changes.roster.publish(None)
+        if isinstance(self.screen, LoginScreen):
+            self.screen.show_progress(
+                f"{one_line(message.reason, 120)}\n"
+                f"attempt {message.attempt + 1} in {message.delay:.0f} s"
+                " · Ctrl+R tries now"
+            )
 
     @_apply.register
     def _stopped(self, message: m.Stopped) -> None:

@@ -91,6 +91,10 @@ class Outgoing(AppBase):
         self.notify(text, title="Held back", timeout=4, markup=False)
 
     def action_retry(self) -> None:
+        """Ctrl+R: reconnect now when the link is down, and send the failed messages of
+        the open conversation again."""
+        if not self.client.connected:
+            self.client.retry_now()
         contact = self.state.contacts.get(self.state.open_id or "")
         if contact is None:
             return

@@ -30,7 +30,7 @@ KEYS: list[tuple[str, str]] = [
     ("End / Alt+End", "jump to the latest message (End: when the composer is empty)"),
     ("Alt+U", "jump to the first unread message of this conversation"),
     ("Alt+M", "mute / unmute this conversation (no toast, bell or desktop notice)"),
-    ("Ctrl+R", "retry the failed messages of this conversation"),
+    ("Ctrl+R", "reconnect now; retry the failed messages of this conversation"),
     ("F1", "this help"),
     ("Ctrl+Q", "quit"),
     ("Mouse", "click a user to open; wheel scrolls the conversation"),

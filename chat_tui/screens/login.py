@@ -55,6 +55,10 @@ class LoginScreen(Screen[None]):
         self.query_one("#username", Input).disabled = False
         self.query_one("#username", Input).focus()
 
+    def show_progress(self, text: str) -> None:
+        """How the connection is going (the name is sent; the field stays usable)."""
+        self.query_one("#login-error", Static).update(Text(text))
+
     @on(Input.Submitted, "#username")
     def submit(self, event: Input.Submitted) -> None:
         problem = check_username(event.value)

@@ -17,7 +17,7 @@ from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
 from chat_tui.session_file import SessionFile
 from tests.conftest import Harness, Peer, Proc, wait_until
-from tests.tui.conftest import chat_ready, delivered, running
+from tests.tui.conftest import chat_ready, delivered, first_failure, running
 
 pytestmark = pytest.mark.stores("sqlite")
 
@@ -113,3 +113,16 @@ async def test_the_command_serves_https(
         assert (await proc.stop())[0] == 0
     finally:
         await proc.kill()
+
+
+async def test_chat_tui_says_why_tls_failed(h: Harness, cert: tuple[Path, Path]) -> None:
+    """An untrusted certificate, and http:// typed for an https:// server, each with its
+    own reason (issue 15: both said only "Connection error")."""
+    srv = await h.server(certfile=str(cert[0]), keyfile=str(cert[1]))
+    where = srv.url.removeprefix("https://")
+    assert await first_failure(srv.url) == (
+        f"the server's TLS certificate is not trusted ({where}; see --cafile)"
+    )
+    assert await first_failure(f"http://{where}") == (
+        f"{where} closed the connection without answering (is it an https:// server?)"
+    )

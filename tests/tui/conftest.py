@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from chat_tui import messages as m
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
 from chat_tui.records import Delivery
@@ -94,6 +96,22 @@ async def chat_ready(app: ChatApp, *names: str) -> None:
 def delivered(app: ChatApp, peer: str) -> list[tuple[str, Delivery]]:
     contact = app.state.contacts[peer]
     return [(m.content, m.delivery) for m in contact.messages]
+
+
+async def first_failure(url: str) -> str:
+    """The reason ChatClient gives for its first failed attempt at ``url``."""
+    client = ChatClient(url)
+    posted: list[m.ServerMessage] = []
+    client.login({"username": "amy"})
+    task = asyncio.create_task(client.run(posted.append))
+    try:
+        await wait_until(
+            lambda: any(isinstance(x, m.Retrying) for x in posted), f"a failure at {url}"
+        )
+    finally:
+        await client.shutdown()
+        await task
+    return next(x.reason for x in posted if isinstance(x, m.Retrying))
 
 
 def read_json(path: Path) -> Any:

@@ -32,6 +32,7 @@ class FakeLink:
         self.is_connected = False
         self.sent: list[tuple[str, Any]] = []
         self.shutdowns = 0
+        self.retries_now = 0
         self.on_shutdown: Callable[[], None] = lambda: None
         self._stopped = asyncio.Event()
         self._ids = itertools.count(1)
@@ -48,6 +49,9 @@ class FakeLink:
     def login(self, auth: dict[str, str]) -> None:
         self.auth = dict(auth)
         self.logins.append(dict(auth))
+
+    def retry_now(self) -> None:
+        self.retries_now += 1
 
     async def shutdown(self) -> None:
         self.shutdowns += 1
