@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Textual and Socket.IO load only when the app really starts
     from chat_tui.app import ChatApp
     from chat_tui.client import ChatClient
+    from chat_tui.terminal import teach_keys
+
+    teach_keys()  # Alt+Enter as most terminals send it (ESC CR)
 
     path = args.session_file or session_path(url, args.profile)
     app = ChatApp(
