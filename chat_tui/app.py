@@ -100,6 +100,7 @@ class ChatApp(Editing, Inbound, Outgoing):
                 loader()
             except CorruptFile as exc:
                 notices.append(str(exc))
+        self.state.drafts = dict(self.prefs.drafts)
         for notice in notices:
             self.notify(notice, title="Starting fresh", severity="warning", markup=False)
         self.run_worker(self.client.run(self.post_message), name="connection", group="connection")
@@ -122,6 +123,7 @@ class ChatApp(Editing, Inbound, Outgoing):
     async def action_quit(self) -> None:
         """Stop the connection and its workers first, then let Textual remove the screens."""
         self._quitting = True
+        self.save_drafts()
         await self.flush_reads()
         await self.client.shutdown()
         self.workers.cancel_group(self, "outbox")
@@ -131,8 +133,24 @@ class ChatApp(Editing, Inbound, Outgoing):
 
     async def on_unmount(self) -> None:
         # when the app ends some other way
+        self.save_drafts()
         await self.flush_reads()
         await self.client.shutdown()
+
+    def save_drafts(self) -> None:
+        """Put the drafts that changed, and which conversation is open, on disk."""
+        kept = self.prefs.drafts
+        changed = {
+            user_id: self.state.drafts.get(user_id, "")
+            for user_id in kept.keys() | self.state.drafts.keys()
+            if kept.get(user_id, "") != self.state.drafts.get(user_id, "")
+        }
+        if not changed and self.prefs.last_open == self.state.open_id:
+            return
+        try:
+            self.prefs.save_drafts(changed, self.state.open_id)
+        except OSError as exc:  # a full disk must not stop the chat
+            self.notify(f"Drafts not saved: {exc}", severity="warning", markup=False)
 
     def _login(self, username: str) -> None:
         self._login_name = username
@@ -155,6 +173,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         unread = self.state.open(user_id)
         self._conversation_changed(user_id, Shown.OPENED, count=unread)
         self.changes.roster.publish(None)
+        self.save_drafts()
         if contact.has_more and not contact.messages:  # known only by name so far
             self.load_older(user_id)
 

@@ -130,7 +130,14 @@ class Inbound(Liveness):
         self._restore_outbox()
         if self.state.open_id not in self.state.contacts:
             others = [c.user_id for c in self.state.ordered() if c.user_id != self.state.self_id]
-            first = self.state.next_unread() or (others[0] if others else self.state.step(1))
+            # the conversation open when chat-tui last stopped (not your own notes: those
+            # open when nobody else is there), else the first with unread messages
+            last = self.prefs.last_open
+            if last not in self.state.contacts or last == self.state.self_id:
+                last = None
+            first = (
+                last or self.state.next_unread() or (others[0] if others else self.state.step(1))
+            )
             if first is not None:
                 self.open_conversation(first)
         elif self.state.open_id is not None:

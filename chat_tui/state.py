@@ -114,6 +114,7 @@ class ChatState:
     contacts: dict[str, Contact] = field(default_factory=dict)
     open_id: str | None = None  # the conversation on screen
     server_marks: bool = False  # the server keeps read markers (chat-server)
+    drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""

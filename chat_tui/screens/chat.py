@@ -62,6 +62,7 @@ class ChatScreen(Screen[None]):
     def __init__(self, state: ChatState, changes: Changes, status: Callable[[], Status]) -> None:
         super().__init__()
         self.state, self.changes, self.current_status = state, changes, status
+        self._draft_for: str | None = None  # the conversation whose draft is being typed
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -126,6 +127,9 @@ class ChatScreen(Screen[None]):
                 mark = contact.read_up_to or 0
             view.show(contact, self.state.self_id, self._names(), change.count, mark)
             self._draw_header()
+            if change.user_id != self._draft_for:
+                self._draft_for = change.user_id
+                self._load_draft()
         elif change.how is Shown.APPENDED:
             view.appended()
         elif change.how is Shown.CHANGED and change.message is not None:
@@ -143,8 +147,9 @@ class ChatScreen(Screen[None]):
         composer.editing = composing is not None and composing.kind == "edit"
         if composing is None or composing.kind == "recall":
             context.display = False
-            if editing:  # an edit given up: its text goes
+            if editing:  # an edit given up: its text goes, the draft comes back
                 composer.clear()
+                self._load_draft()
             if composing is not None:
                 composer.insert(composing.text)
             return
@@ -160,6 +165,26 @@ class ChatScreen(Screen[None]):
         context.update(Text(label, no_wrap=True, overflow="ellipsis"))
         context.display = True
         composer.focus()
+
+    def _load_draft(self) -> None:
+        """Put the open conversation's draft in the composer (no "typing" is sent for it:
+        the user did not type it now)."""
+        composer = self.query_one(Composer)
+        with composer.prevent(Composer.Changed):
+            composer.load_text(self.state.drafts.get(self._draft_for or "", ""))
+        composer.move_cursor(composer.document.end)
+
+    @on(Composer.Changed)
+    def keep_draft(self, event: Composer.Changed) -> None:
+        """The composer's text is the open conversation's draft (not while it holds a
+        message being edited)."""
+        composer = event.text_area
+        if self._draft_for is None or getattr(composer, "editing", False):
+            return
+        if composer.text.strip():
+            self.state.drafts[self._draft_for] = composer.text
+        else:
+            self.state.drafts.pop(self._draft_for, None)
 
     def draw_focus(self, focus: Focus) -> None:
         view = self.query_one(ConversationView)

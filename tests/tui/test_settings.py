@@ -54,11 +54,28 @@ def test_mutes_are_kept_privately_and_shared_by_windows(tmp_path: Path) -> None:
     one, two = Prefs(tmp_path / "p" / "s.prefs.json"), Prefs(tmp_path / "p" / "s.prefs.json")
     one.set_muted("bob", True)
     two.set_muted("carol", True)  # the other window's change is kept, not overwritten
-    assert Prefs(one.path).load() == {"bob", "carol"}
+    fresh = Prefs(one.path)
+    fresh.load()
+    assert fresh.muted == {"bob", "carol"}
     assert stat.S_IMODE(one.path.stat().st_mode) == 0o600
     one.set_muted("bob", False)
     two.set_muted("carol", False)
     assert not one.path.exists()
+
+
+def test_drafts_are_kept_privately_per_conversation_beside_the_mutes(tmp_path: Path) -> None:
+    one, two = Prefs(tmp_path / "p" / "s.prefs.json"), Prefs(tmp_path / "p" / "s.prefs.json")
+    one.set_muted("bob", True)
+    one.save_drafts({"bob": "half a thought", "carol": "   "}, "bob")  # blank: no draft
+    two.save_drafts({"dave": "for dave"}, "dave")  # another window: bob's stays
+    fresh = Prefs(one.path)
+    fresh.load()
+    assert fresh.drafts == {"bob": "half a thought", "dave": "for dave"}
+    assert (fresh.muted, fresh.last_open) == ({"bob"}, "dave")
+    assert stat.S_IMODE(one.path.stat().st_mode) == 0o600
+    one.save_drafts({"bob": "", "dave": ""}, None)
+    one.set_muted("bob", False)
+    assert not one.path.exists()  # nothing left to keep
 
 
 def test_throttle_announces_once_per_conversation_per_window() -> None:

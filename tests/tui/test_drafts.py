@@ -1,0 +1,73 @@
+"""Drafts are per conversation and survive a restart; chat-tui starts on the conversation
+that was open (issue 15, items 5 and 7). Text typed for one person never goes to another
+on Enter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chat_server import protocol as p
+from chat_tui.app import ChatApp
+from chat_tui.config import Config
+from chat_tui.widgets.composer import Composer
+from tests.conftest import wait_until
+from tests.tui.conftest import chat_ready, running, session_file
+from tests.tui.fake import BOB, CAROL, FakeLink, entry
+
+
+def composer_text(app: ChatApp) -> str:
+    return app.screen.query_one(Composer).text
+
+
+def typing_to(link: FakeLink, user_id: str) -> list[bool]:
+    return [d["typing"] for e, d in link.sent if e == p.TYPING and d["to"] == user_id]
+
+
+async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
+    tmp_path: Path,
+) -> None:
+    sf = session_file(tmp_path)
+    link = FakeLink()
+    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(app, "bob", "carol")
+        assert app.state.open_id == BOB
+        await pilot.press(*"for bob")
+        await pilot.press("ctrl+n")  # to carol: her composer is empty
+        await wait_until(lambda: app.state.open_id == CAROL, "carol open")
+        assert composer_text(app) == ""
+        await pilot.press(*"for carol", "ctrl+p")  # back to bob: his draft is there
+        await wait_until(lambda: composer_text(app) == "for bob", "bob's draft")
+        sent_typing = len(typing_to(link, BOB))
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: composer_text(app) == "for carol", "carol's draft")
+        await pilot.press("ctrl+p")
+        await wait_until(lambda: composer_text(app) == "for bob", "bob's draft again")
+        await pilot.pause()
+        # a draft coming back is not typing: bob is told nothing new
+        assert typing_to(link, BOB)[sent_typing:] in ([], [False])
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: app.state.open_id == CAROL, "carol open")
+    # quit with carol open: the next start opens carol, both drafts kept
+    link = FakeLink()
+    again = ChatApp(link, sf, config=Config(bell=False))
+    async with running(again) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(again, "bob", "carol")
+        assert again.state.open_id == CAROL  # not the alphabetically first
+        await wait_until(lambda: composer_text(again) == "for carol", "carol's draft")
+        await pilot.press("ctrl+p")
+        await wait_until(lambda: composer_text(again) == "for bob", "bob's draft")
+        await pilot.press("enter")  # sent to bob, and his draft is gone
+        await wait_until(
+            lambda: [d["content"] for e, d in link.sent if e == p.PRIVATE_MESSAGE] == ["for bob"],
+            "bob's message",
+        )
+        assert [d["to"] for e, d in link.sent if e == p.PRIVATE_MESSAGE] == [BOB]
+        assert composer_text(again) == ""
+        await pilot.press("ctrl+n")
+    prefs = sf.prefs_path.read_text()
+    assert "for carol" in prefs and "for bob" not in prefs
