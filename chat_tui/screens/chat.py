@@ -43,6 +43,7 @@ class ChatScreen(Screen[None]):
         Binding("end", "latest_if_idle", "Latest", priority=True, show=False),
         # into the conversation's message cursor (Escape comes back)
         Binding("ctrl+up", "cursor", "Messages", priority=True, show=False),
+        Binding("ctrl+b", "toggle_roster", "Roster", priority=True, show=False),
     ]
 
     class Open(Message):
@@ -213,6 +214,11 @@ class ChatScreen(Screen[None]):
         if event.option.id is not None:
             self.post_message(self.Open(event.option.id))
         self.query_one(Composer).focus()
+
+    def action_toggle_roster(self) -> None:
+        """Hide the roster (the conversation gets the whole width) or show it again."""
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = not sidebar.display
 
     def action_first_unread(self) -> None:
         if not self.query_one(ConversationView).jump_to_unread():

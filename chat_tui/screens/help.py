@@ -26,6 +26,7 @@ KEYS: list[tuple[str, str]] = [
     ("Ctrl+N / Ctrl+P", "next / previous conversation"),
     ("Alt+A", "next conversation with unread messages"),
     ("Ctrl+K", "quick switcher: type a name, Enter opens it"),
+    ("Ctrl+B", "hide / show the roster"),
     ("PageUp / PageDown", "scroll; PageUp at the top loads older messages"),
     ("End / Alt+End", "jump to the latest message (End: when the composer is empty)"),
     ("Alt+U", "jump to the first unread message of this conversation"),

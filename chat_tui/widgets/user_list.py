@@ -1,11 +1,14 @@
 """The roster: yourself first, then everyone by name, with status icons, unread counts
-(dim when the conversation is muted) and "typing…" while someone writes to you."""
+(dim when the conversation is muted) and "typing…" while someone writes to you. One line
+per user at any width: a long name is cut (…) before the unread count is."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -26,8 +29,27 @@ class UserList(OptionList):
         "user-list--self",
     }
 
+    _shown: tuple[ChatState, dict[str, str]] | None = None
+
+    def on_resize(self, _: events.Resize) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)  # names are cut to the new width
+
+    def _fit(self, name: str, room: int) -> str:
+        """``name`` in at most ``room`` cells, cut with an ellipsis."""
+        if cell_len(name) <= room:
+            return name
+        out = ""
+        for ch in name:
+            if cell_len(out + ch) > room - 1:
+                break
+            out += ch
+        return out + "…"
+
     def show(self, state: ChatState, names: dict[str, str]) -> None:
         """Rebuild the rows from the state, keeping the open conversation highlighted."""
+        self._shown = (state, names)
+        width = self.scrollable_content_region.width or 80
         online = self.get_component_rich_style("user-list--online", partial=True)
         offline = self.get_component_rich_style("user-list--offline", partial=True)
         unread_style = self.get_component_rich_style("user-list--unread", partial=True)
@@ -39,14 +61,15 @@ class UserList(OptionList):
             row = Text(no_wrap=True, overflow="ellipsis")
             row.append(ONLINE if contact.connected else OFFLINE, status)
             row.append(" ")
-            row.append(names[contact.user_id], muted_style if contact.muted else "")
-            if contact.typing_until is not None:
-                row.append(" typing…", typing_style)
-            else:
-                row.append(" online" if contact.connected else " offline", status)
-            if contact.unread:
-                style = muted_style if contact.muted else unread_style
-                row.append(f" [{contact.unread}]", style)
+            typing = " typing…" if contact.typing_until is not None else ""
+            count = f" [{contact.unread}]" if contact.unread else ""
+            room = max(4, width - 2 - cell_len(typing) - cell_len(count))
+            name = self._fit(names[contact.user_id], room)
+            row.append(name, muted_style if contact.muted else "")
+            if typing:
+                row.append(typing, typing_style)
+            if count:
+                row.append(count, muted_style if contact.muted else unread_style)
             options.append(Option(row, id=contact.user_id))
         highlighted = state.open_id
         self.clear_options()

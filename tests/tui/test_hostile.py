@@ -22,7 +22,7 @@ from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import Session
 from chat_tui.state import display_names
 from tests.conftest import Harness, wait_until
-from tests.tui.conftest import SIZE, chat_ready, running, session_file
+from tests.tui.conftest import SIZE, chat_ready, on_chat, roster_rows, running, session_file
 from tests.tui.fake import ME, FakeLink, entry
 
 OSC52 = "\x1b]52;c;SGlKQUNLRUQ=\x07"  # write to the clipboard
@@ -63,7 +63,8 @@ async def test_hostile_names_and_messages_never_reach_the_terminal(tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: link.post is not None, "the app to start its link")
         link.accept(entry(EVIL, evil_name))
-        await chat_ready(app, "txt.exe")
+        # (its row is cut to the roster's width: the end of the name is in the header)
+        await wait_until(lambda: on_chat(app) and len(roster_rows(app)) == 2, "the roster")
         places = {}
         for i, text in enumerate(HOSTILE):  # messages: the conversation and a toast each
             link.say(m.MessageReceived(ChatMessage(text, EVIL, ME, id=i + 1, ts=1_800_000_000_000)))

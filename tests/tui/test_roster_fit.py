@@ -1,0 +1,62 @@
+"""The roster at any width (issue 15, item 6): one line per user, the unread count never
+cut (a long name is, with …), no spelled-out status after the icon, a column that
+narrows with the terminal, Ctrl+B to hide it, offline drawn muted, not as a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.cells import cell_len
+
+from chat_tui.app import ChatApp
+from chat_tui.config import Config
+from chat_tui.messages import MessageReceived
+from chat_tui.records import ChatMessage
+from chat_tui.widgets.user_list import UserList
+from tests.conftest import wait_until
+from tests.tui.conftest import chat_ready, roster_rows, session_file
+from tests.tui.fake import BOB, CAROL, ME, FakeLink, entry
+
+LONG = "Maximilian-Alexander Wolfeschle"  # 31 characters, as long as names get
+
+
+async def test_rows_fit_one_line_at_60x15_and_ctrl_b_hides_the_roster(tmp_path: Path) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with app.run_test(size=(60, 15)) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, LONG, connected=False))
+        await chat_ready(app, "bob")
+        for n in range(3):
+            link.say(MessageReceived(ChatMessage(f"hi {n}", CAROL, ME, id=n + 1, ts=1)))
+        users = app.screen.query_one(UserList)
+        await wait_until(lambda: any(r.endswith(" [3]") for r in roster_rows(app)), "3 unread")
+        sidebar = app.screen.query_one("#sidebar")
+        assert 14 <= sidebar.size.width < 34  # narrower than at 120 columns
+        width = users.scrollable_content_region.width
+        rows = roster_rows(app)
+        assert rows[0].startswith("● amy")
+        carol = next(r for r in rows if r.endswith(" [3]"))
+        assert carol.startswith("○ Maxi") and "…" in carol  # cut, count kept
+        assert all(cell_len(r) <= width for r in rows)  # nothing wraps
+        assert not any(r.endswith((" online", " offline")) for r in rows)
+        await pilot.press("ctrl+b")
+        await wait_until(lambda: not sidebar.display, "roster hidden")
+        conversation = app.screen.query_one("#main")
+        await wait_until(lambda: conversation.size.width == 60, "full width")
+        await pilot.press("ctrl+b")
+        await wait_until(lambda: bool(sidebar.display), "roster back")
+
+
+async def test_offline_is_drawn_muted_not_as_a_warning(tmp_path: Path) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with app.run_test(size=(120, 36)):
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob", connected=False))
+        await chat_ready(app, "bob")
+        users = app.screen.query_one(UserList)
+        offline = users.get_component_rich_style("user-list--offline", partial=True)
+        assert offline.color is not None
+        warning = app.current_theme.warning
+        assert offline.color.name.lower() != str(warning).lower()
