@@ -84,7 +84,7 @@ def message_lines(contact: Contact, i: int, layout: Layout) -> list[Line]:
         lines.append(_rule(" new messages ", width, "conversation--marker"))
     mine = msg.from_id == layout.self_id
     if prev is None or prev.from_id != msg.from_id or lines:
-        who = "(yourself)" if mine else layout.names.get(msg.from_id, safe_text(msg.from_id))
+        who = "you" if mine else layout.names.get(msg.from_id, safe_text(msg.from_id))
         lines.append(Line((("conversation--self" if mine else "conversation--sender", who),)))
     mark, mark_style = glyph(msg, contact) if mine else ("", "conversation--time")
     if msg.reply_to is not None:

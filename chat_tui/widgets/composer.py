@@ -3,9 +3,22 @@ edits your last message, Alt+R recalls it, Escape cancels an edit or a reply."""
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
+
+_LEADING_BLANK_LINES: Final = re.compile(r"\A(?:[^\S\n]*\n)+")
+_TRAILING_BLANK_LINES: Final = re.compile(r"(?:\n[^\S\n]*)+\Z")
+PLACEHOLDER: Final = "Write a message · Enter sends · Alt+Enter or Ctrl+J: new line"
+
+
+def trim_blank_lines(text: str) -> str:
+    """``text`` without the blank lines before and after it (the lines in between, and
+    the indentation of its first line, stay as typed)."""
+    return _TRAILING_BLANK_LINES.sub("", _LEADING_BLANK_LINES.sub("", text))
 
 
 class Composer(TextArea):
@@ -30,7 +43,9 @@ class Composer(TextArea):
         """Escape: no longer editing or replying."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, compact=True)
+        super().__init__(
+            id=id, soft_wrap=True, show_line_numbers=False, compact=True, placeholder=PLACEHOLDER
+        )
         self.last_sent = ""
         self.editing = False  # holds the text of a message being edited
 
@@ -38,7 +53,7 @@ class Composer(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            text = self.text
+            text = trim_blank_lines(self.text)
             if text.strip():
                 if not self.editing:
                     self.last_sent = text

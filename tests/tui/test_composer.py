@@ -1,0 +1,50 @@
+"""The composer's small manners (issue 15, item 11): blank lines around a message are not
+sent, your own messages are labelled "you", an empty composer says what it is for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chat_server import protocol as p
+from chat_tui.app import ChatApp
+from chat_tui.config import Config
+from chat_tui.widgets.composer import PLACEHOLDER, Composer, trim_blank_lines
+from tests.conftest import wait_until
+from tests.tui.conftest import chat_ready, conversation_lines, running, session_file
+from tests.tui.fake import BOB, FakeLink, entry
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("\n\n  indented\n\nkept gap\n \n", "  indented\n\nkept gap"),
+        ("plain", "plain"),
+        ("  spaces stay  ", "  spaces stay  "),
+        ("\n \n", ""),
+    ],
+)
+def test_blank_lines_around_a_message_go(typed: str, sent: str) -> None:
+    assert trim_blank_lines(typed) == sent
+
+
+async def test_what_is_sent_and_how_your_messages_are_labelled(tmp_path: Path) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"))
+        await chat_ready(app, "bob")
+        composer = app.screen.query_one(Composer)
+        assert str(composer.placeholder) == PLACEHOLDER
+        await pilot.press("ctrl+j", "ctrl+j", *"hello", "ctrl+j", "ctrl+j", "enter")
+        await wait_until(
+            lambda: [d["content"] for e, d in link.sent if e == p.PRIVATE_MESSAGE] == ["hello"],
+            "the message, without its blank lines",
+        )
+        await pilot.press("ctrl+j", " ", "ctrl+j", "enter")  # only blank lines: nothing
+        await pilot.pause()
+        assert len([e for e, _ in link.sent if e == p.PRIVATE_MESSAGE]) == 1
+        lines = conversation_lines(app)
+        assert "you" in lines and "(yourself)" not in lines
