@@ -115,6 +115,7 @@ class ChatState:
     open_id: str | None = None  # the conversation on screen
     server_marks: bool = False  # the server keeps read markers (chat-server)
     drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
+    linked: bool = False  # connected: what the roster says of others is current
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""
@@ -189,7 +190,9 @@ class ChatState:
             self.open_id = None
 
     def set_self_connected(self, connected: bool) -> None:
-        """Your own row follows your own connection."""
+        """Your own row follows your own connection; while you are offline, nobody
+        else's presence is known."""
+        self.linked = connected
         if self.self_id in self.contacts:
             self.contacts[self.self_id].connected = connected
 

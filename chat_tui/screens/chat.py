@@ -28,7 +28,7 @@ from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.cursor import BackToComposer
 from chat_tui.widgets.status_bar import StatusBar
-from chat_tui.widgets.user_list import OFFLINE, ONLINE, UserList
+from chat_tui.widgets.user_list import OFFLINE, ONLINE, UNKNOWN, UserList
 
 
 class ChatScreen(Screen[None]):
@@ -112,7 +112,10 @@ class ChatScreen(Screen[None]):
             typing_line.display = False
             return
         name = self._names()[contact.user_id]
-        header.update(Text(f"{name}   {presence(contact)}{'   muted' if contact.muted else ''}"))
+        status = presence(contact)
+        if not self.state.linked and contact.user_id != self.state.self_id:
+            status = f"{UNKNOWN} presence unknown while you are offline"
+        header.update(Text(f"{name}   {status}{'   muted' if contact.muted else ''}"))
         typing_line.display = contact.typing_until is not None
         if typing_line.display:
             typing_line.update(Text(f"{name} is typing…"))

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from chat_tui.state import ChatState
 
 ONLINE, OFFLINE = "●", "○"  # filled / hollow: tells the two apart without colour
+UNKNOWN = "◌"  # while you are offline: nobody else's presence is known
 
 
 class UserList(OptionList):
@@ -59,7 +60,10 @@ class UserList(OptionList):
         for contact in state.ordered():
             status = online if contact.connected else offline
             row = Text(no_wrap=True, overflow="ellipsis")
-            row.append(ONLINE if contact.connected else OFFLINE, status)
+            icon = ONLINE if contact.connected else OFFLINE
+            if not state.linked and contact.user_id != state.self_id:
+                icon, status = UNKNOWN, offline
+            row.append(icon, status)
             row.append(" ")
             typing = " typing…" if contact.typing_until is not None else ""
             count = f" [{contact.unread}]" if contact.unread else ""

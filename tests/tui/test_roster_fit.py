@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.cells import cell_len
+from textual.widgets import Static
 
 from chat_tui.app import ChatApp
 from chat_tui.config import Config
-from chat_tui.messages import MessageReceived
+from chat_tui.messages import Disconnected, MessageReceived
 from chat_tui.records import ChatMessage
 from chat_tui.widgets.user_list import UserList
 from tests.conftest import wait_until
@@ -60,3 +61,21 @@ async def test_offline_is_drawn_muted_not_as_a_warning(tmp_path: Path) -> None:
         assert offline.color is not None
         warning = app.current_theme.warning
         assert offline.color.name.lower() != str(warning).lower()
+
+
+async def test_while_you_are_offline_nobody_elses_presence_is_claimed(tmp_path: Path) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with app.run_test(size=(120, 36)):
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
+        await chat_ready(app, "bob")
+        assert roster_rows(app)[1:] == ["● bob", "○ carol"]
+        link.is_connected = False
+        link.say(Disconnected())
+        await wait_until(lambda: roster_rows(app)[1:] == ["◌ bob", "◌ carol"], "unknown")
+        assert roster_rows(app)[0] == "○ amy (yourself)"
+        header = str(app.screen.query_one("#peer-header", Static).render())
+        assert "presence unknown while you are offline" in header and "● online" not in header
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
+        await wait_until(lambda: roster_rows(app)[1:] == ["● bob", "○ carol"], "known again")
