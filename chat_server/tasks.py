@@ -21,10 +21,19 @@ log = logging.getLogger(__name__)
 ROUND_S = 0.1  # how long one cancellation gets before the next is sent
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], within: float = 5.0) -> bool:
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Take a finished task's error, so none is reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any]], within: float = 5.0, warn: bool = True
+) -> bool:
     """Cancel ``tasks`` and wait for them to end, cancelling again every ``ROUND_S``
     while some are still running; ``within`` seconds at most. Their results and errors
-    are retrieved (none is logged as never retrieved). True when all have ended."""
+    are retrieved (none is logged as never retrieved, even one that ends after this gave
+    up). True when all have ended; else a warning, unless ``warn`` is False."""
     tasks = list(tasks)
     pending = {task for task in tasks if not task.done()}
     loop = asyncio.get_running_loop()
@@ -34,11 +43,13 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], within: float = 5.
             task.cancel()
         left = deadline - loop.time()
         if left <= 0:
-            names = ", ".join(sorted(task.get_name() for task in pending))
-            log.warning("background tasks did not stop within %.0f s: %s", within, names)
+            for task in pending:
+                task.add_done_callback(_retrieve)
+            if warn:
+                names = ", ".join(sorted(task.get_name() for task in pending))
+                log.warning("background tasks did not stop within %.0f s: %s", within, names)
             return False
         _, pending = await asyncio.wait(pending, timeout=min(ROUND_S, left))
     for task in tasks:
-        if not task.cancelled():
-            task.exception()
+        _retrieve(task)
     return True

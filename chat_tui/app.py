@@ -139,18 +139,16 @@ class ChatApp(Editing, Inbound, Outgoing):
 
     def save_drafts(self) -> None:
         """Put the drafts that changed, and which conversation is open, on disk."""
-        kept = self.prefs.drafts
-        changed = {
-            user_id: self.state.drafts.get(user_id, "")
-            for user_id in kept.keys() | self.state.drafts.keys()
-            if kept.get(user_id, "") != self.state.drafts.get(user_id, "")
-        }
+        # only what this window changed: another window's drafts stay as it left them
+        changed = {u: self.state.drafts.get(u, "") for u in self.state.drafts_changed}
         if not changed and self.prefs.last_open == self.state.open_id:
             return
         try:
             self.prefs.save_drafts(changed, self.state.open_id)
-        except OSError as exc:  # a full disk must not stop the chat
+        except (OSError, CorruptFile) as exc:  # a full disk, a broken file: chat on
             self.notify(f"Drafts not saved: {exc}", severity="warning", markup=False)
+            return
+        self.state.drafts_changed.clear()
 
     def _login(self, username: str) -> None:
         self._login_name = username

@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     teach_keys()  # Alt+Enter as most terminals send it (ESC CR)
 
-    path = args.session_file or session_path(url, args.profile)
+    # named from the URL as typed when it has a scheme (as before URLs were normalised:
+    # a wss:// user keeps the session file they have)
+    path = args.session_file or session_path(args.url if "://" in args.url else url, args.profile)
     app = ChatApp(
         ChatClient(url, cafile=args.cafile),
         SessionFile(path),

@@ -169,10 +169,11 @@ class ChatClient:
         self._wake.set()
 
     async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or less when woken (new credentials, shutdown)."""
-        self._wake.clear()
+        """Wait ``delay`` seconds, or less when woken (new credentials, Ctrl+R, shutdown;
+        a wake that came during the attempt before counts too)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
+        self._wake.clear()
 
     async def run(self, post: Post) -> None:
         """Connect, stay connected, reconnect with backoff; until shutdown(). Nothing is
@@ -196,6 +197,7 @@ class ChatClient:
     async def _attempt(self, attempt: int) -> int:
         """One connection attempt, and the connection while it lasts; returns the number
         of failed attempts so far (0 after a connection, or a refusal)."""
+        self._wake.clear()  # a wake from now on (Ctrl+R) skips the wait after this attempt
         sio = self._new_client()
         refused: list[dict[str, Any]] = []
         lost = asyncio.Event()

@@ -33,7 +33,8 @@ class Outgoing(AppBase):
 
     @on(Composer.Submitted)
     def send_message(self, event: Composer.Submitted) -> None:
-        to = self.state.open_id
+        # where the text was typed, even when a switch was handled before this Enter
+        to = event.to or self.state.open_id
         if to is None or self.state.self_id is None:
             self.notify("Pick a conversation first.", severity="warning", markup=False)
             return

@@ -94,12 +94,12 @@ def read_json(path: Path) -> Any:
     """The JSON in ``path``, None when absent; a corrupt file is renamed to ``*.corrupt``
     and reported with CorruptFile so the caller can start fresh and say why."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError:  # bad JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
         raise CorruptFile(f"{path} could not be read; moved it to {aside.name}") from None

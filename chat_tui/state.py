@@ -115,6 +115,7 @@ class ChatState:
     open_id: str | None = None  # the conversation on screen
     server_marks: bool = False  # the server keeps read markers (chat-server)
     drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
+    drafts_changed: set[str] = field(default_factory=set)  # not yet saved by this window
     linked: bool = False  # connected: what the roster says of others is current
 
     def reset(self) -> None:

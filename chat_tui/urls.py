@@ -26,17 +26,41 @@ def normalise_url(raw: str) -> str:
         raise ValueError("the server URL is empty")
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. an IPv6 address without its closing bracket
+        raise ValueError(f"{raw!r}: {exc}") from None
+    try:
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"{raw!r}: the port must be a number from 1 to 65535") from None
     scheme = SCHEMES.get(parts.scheme.lower())
     if scheme is None:
         raise ValueError(f"{raw!r}: chat-tui speaks http:// and https:// (not {parts.scheme}://)")
     if not parts.hostname:
         raise ValueError(f"{raw!r}: no host name (try http://HOST:PORT)")
+    if port == 0:
+        raise ValueError(f"{raw!r}: the port must be a number from 1 to 65535")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{raw!r}: chat-tui takes no user name or password in the URL")
+    if parts.path not in ("", "/"):
+        raise ValueError(
+            f"{raw!r}: chat-tui connects to the server's own path (/socket.io/); leave out the path"
+        )
+    return urlunsplit((scheme, parts.netloc, "", parts.query, ""))
+
+
+def host_port(url: str) -> str:
+    """``host:port`` of ``url`` for messages (never anything else of the URL)."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    if ":" in host:
+        host = f"[{host}]"
     try:
-        parts.port  # noqa: B018  # raises on a port that is not a number in range
+        port = parts.port
     except ValueError:
-        raise ValueError(f"{raw!r}: the port must be a number from 1 to 65535") from None
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -52,7 +76,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def explain_failure(exc: BaseException, url: str) -> str:
     """Why connecting to ``url`` failed, as a user can act on it."""
     parts = urlsplit(url)
-    where = parts.netloc or url
+    where = host_port(url)
     chain = _chain(exc)
     for err in chain:
         if isinstance(err, aiohttp.ClientConnectorCertificateError):

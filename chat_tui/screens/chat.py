@@ -63,7 +63,6 @@ class ChatScreen(Screen[None]):
     def __init__(self, state: ChatState, changes: Changes, status: Callable[[], Status]) -> None:
         super().__init__()
         self.state, self.changes, self.current_status = state, changes, status
-        self._draft_for: str | None = None  # the conversation whose draft is being typed
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -131,9 +130,9 @@ class ChatScreen(Screen[None]):
                 mark = contact.read_up_to or 0
             view.show(contact, self.state.self_id, self._names(), change.count, mark)
             self._draw_header()
-            if change.user_id != self._draft_for:
-                self._draft_for = change.user_id
-                self._load_draft()
+            # after the keys already sent to the composer: an Enter typed before this
+            # switch sends its text where it was typed
+            self.query_one(Composer).call_later(self._swap_draft, change.user_id)
         elif change.how is Shown.APPENDED:
             view.appended()
         elif change.how is Shown.CHANGED and change.message is not None:
@@ -170,25 +169,43 @@ class ChatScreen(Screen[None]):
         context.display = True
         composer.focus()
 
+    def _swap_draft(self, user_id: str) -> None:
+        """Keep the composer's text as the draft of the conversation it was typed in, and
+        bring in ``user_id``'s draft."""
+        composer = self.query_one(Composer)
+        if composer.conversation == user_id:
+            return
+        if composer.conversation is not None and not composer.editing:
+            self._store_draft(composer.conversation, composer.text)
+        composer.conversation = user_id
+        self._load_draft()
+
     def _load_draft(self) -> None:
-        """Put the open conversation's draft in the composer (no "typing" is sent for it:
-        the user did not type it now)."""
+        """Put the composer's conversation's draft in it (no "typing" is sent for it: the
+        user did not type it now)."""
         composer = self.query_one(Composer)
         with composer.prevent(Composer.Changed):
-            composer.load_text(self.state.drafts.get(self._draft_for or "", ""))
+            composer.load_text(self.state.drafts.get(composer.conversation or "", ""))
         composer.move_cursor(composer.document.end)
+
+    def _store_draft(self, user_id: str, text: str) -> None:
+        """Record a draft the user changed (an unchanged one is not saved over what another
+        window of this profile may have written)."""
+        if (text if text.strip() else "") == self.state.drafts.get(user_id, ""):
+            return
+        if text.strip():
+            self.state.drafts[user_id] = text
+        else:
+            self.state.drafts.pop(user_id, None)
+        self.state.drafts_changed.add(user_id)
 
     @on(Composer.Changed)
     def keep_draft(self, event: Composer.Changed) -> None:
-        """The composer's text is the open conversation's draft (not while it holds a
-        message being edited)."""
+        """The composer's text is its conversation's draft (not while it holds a message
+        being edited)."""
         composer = event.text_area
-        if self._draft_for is None or getattr(composer, "editing", False):
-            return
-        if composer.text.strip():
-            self.state.drafts[self._draft_for] = composer.text
-        else:
-            self.state.drafts.pop(self._draft_for, None)
+        if isinstance(composer, Composer) and composer.conversation and not composer.editing:
+            self._store_draft(composer.conversation, composer.text)
 
     def draw_focus(self, focus: Focus) -> None:
         view = self.query_one(ConversationView)

@@ -27,9 +27,10 @@ class Composer(TextArea):
     class Submitted(Message):
         """The user pressed Enter with something to send."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, text: str, to: str | None) -> None:
             super().__init__()
             self.text = text
+            self.to = to  # the conversation the text was typed in
 
     class EditLast(Message):
         """Up in the empty composer: edit your last message (or, where that cannot be
@@ -48,6 +49,7 @@ class Composer(TextArea):
         )
         self.last_sent = ""
         self.editing = False  # holds the text of a message being edited
+        self.conversation: str | None = None  # whose draft the text is (set with it)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -58,7 +60,7 @@ class Composer(TextArea):
                 if not self.editing:
                     self.last_sent = text
                 self.clear()
-                self.post_message(self.Submitted(text))
+                self.post_message(self.Submitted(text, self.conversation))
             return
         if event.key in ("ctrl+j", "alt+enter", "shift+enter"):
             event.stop()

@@ -4,11 +4,16 @@ on Enter."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
+from textual import events
 
 from chat_server import protocol as p
 from chat_tui.app import ChatApp
 from chat_tui.config import Config
+from chat_tui.prefs import Prefs
 from chat_tui.widgets.composer import Composer
 from tests.conftest import wait_until
 from tests.tui.conftest import chat_ready, running, session_file
@@ -71,3 +76,65 @@ async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
         await pilot.press("ctrl+n")
     prefs = sf.prefs_path.read_text()
     assert "for carol" in prefs and "for bob" not in prefs
+
+
+@pytest.mark.parametrize("turns", [0, 1, 3])
+async def test_enter_then_a_quick_switch_sends_where_the_text_was_typed(
+    tmp_path: Path, turns: int
+) -> None:
+    """Enter and Ctrl+N as a terminal delivers them, back to back: Ctrl+N (an app
+    binding) can be handled before the composer has handled Enter."""
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(app, "bob", "carol")
+        await pilot.press("ctrl+n", *"for carol", "ctrl+p")
+        await wait_until(lambda: composer_text(app) == "", "bob's empty composer")
+        await pilot.press(*"for bob")
+        app.post_message(events.Key("enter", "\r"))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        app.post_message(events.Key("ctrl+n", None))
+        await wait_until(lambda: composer_text(app) == "for carol", "carol's draft")
+        await wait_until(lambda: bool(link.sent), "a send")
+        await pilot.pause()
+        sends = [(d["to"], d["content"]) for e, d in link.sent if e == p.PRIVATE_MESSAGE]
+        assert sends == [(BOB, "for bob")]
+        assert app.state.drafts == {CAROL: "for carol"}  # bob's text is sent, not a draft
+
+
+async def test_another_windows_drafts_are_left_as_it_saved_them(tmp_path: Path) -> None:
+    sf = session_file(tmp_path)
+    link = FakeLink()
+    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(app, "bob", "carol")
+        Prefs(sf.prefs_path).save_drafts({CAROL: "from the other window"}, CAROL)
+        await pilot.press(*"mine", "ctrl+n", "ctrl+p")  # two switches, each saves
+        await wait_until(lambda: composer_text(app) == "mine", "bob's draft")
+    other = Prefs(sf.prefs_path)
+    other.load()
+    assert other.drafts == {BOB: "mine", CAROL: "from the other window"}
+
+
+async def test_a_broken_prefs_file_does_not_stop_the_chat(tmp_path: Path) -> None:
+    sf = session_file(tmp_path)
+    link = FakeLink()
+    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(app, "bob", "carol")
+        sf.prefs_path.write_bytes(b"\xff\xfe not json")  # garbage, not even UTF-8
+        await pilot.press(*"kept", "ctrl+n")
+        await wait_until(lambda: app.state.open_id == CAROL, "carol open")
+        await pilot.press("ctrl+p")
+        await wait_until(lambda: composer_text(app) == "kept", "bob's draft")
+    assert sf.prefs_path.with_name(sf.prefs_path.name + ".corrupt").exists()
+    fresh = Prefs(sf.prefs_path)
+    fresh.load()
+    assert fresh.drafts == {BOB: "kept"}

@@ -30,6 +30,7 @@ from tests.tui.conftest import first_failure, login_screen_says, running, sessio
         ("ws://127.0.0.1:3000", "http://127.0.0.1:3000"),
         ("wss://chat.example.org", "https://chat.example.org"),
         ("http://[::1]:3000", "http://[::1]:3000"),
+        ("chat.example.org:3000/", "http://chat.example.org:3000"),
     ],
 )
 def test_urls_as_people_type_them(typed: str, url: str) -> None:
@@ -45,6 +46,10 @@ def test_urls_as_people_type_them(typed: str, url: str) -> None:
         ("127.0.0.1:99999", "port must be a number"),
         ("127.0.0.1:port", "port must be a number"),
         ("", "empty"),
+        ("127.0.0.1:0", "port must be a number"),
+        ("http://[::1", "Invalid IPv6"),
+        ("http://amy:secret@127.0.0.1:3000", "no user name or password"),
+        ("https://chat.example.org/chat", "leave out the path"),
     ],
 )
 def test_urls_that_cannot_work_are_refused_with_a_reason(typed: str, why: str) -> None:
