@@ -245,7 +245,11 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
             await self.enter_room(sid, user.user_id)
             # session must precede users: clients derive "self" from the userID
             # to this socket only: never through the cross-process bus
-            session = {"sessionID": session_id, "userID": user.user_id}
+            session = {
+                "sessionID": session_id,
+                "userID": user.user_id,
+                "limits": {"maxMessageLength": self.config.max_message_length},
+            }
             await self.emit(p.SESSION, session, to=sid, ignore_queue=True)
             await self.emit(p.USERS, await self.roster(user), to=sid, ignore_queue=True)
         except BaseException:

@@ -55,6 +55,17 @@ ERR_INVALID_AFTER: Final = "invalid after"
 ERR_UNKNOWN_USER: Final = "unknown user"
 ERR_NO_SUCH_MESSAGE: Final = "no such message"
 ERR_NOT_YOUR_MESSAGE: Final = "not your message"
+# a send refused for one of these fails the same way when retried
+FINAL_SEND_ERRORS: Final = frozenset(
+    {
+        "invalid content",
+        "empty content",
+        "content too long",
+        "invalid recipient",
+        "unknown user",
+        "no such message",
+    }
+)
 ERR_INVALID_AROUND: Final = "invalid around"
 ERR_INVALID_QUERY: Final = "invalid query"
 ERR_EMPTY_QUERY: Final = "empty query"

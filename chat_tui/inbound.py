@@ -112,6 +112,7 @@ class Inbound(Liveness):
         self.session_file.save(self.session)
         self.client.auth = {"sessionID": message.session_id}
         self.state.self_id = message.user_id
+        self.state.max_length = message.max_length
         if isinstance(self.screen, LoginScreen):
             self.switch_screen(self._chat_screen())
 

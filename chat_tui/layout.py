@@ -14,6 +14,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
+from chat_server.protocol import FINAL_SEND_ERRORS
 from chat_tui.records import ChatMessage, Contact, Delivery, is_seen
 from chat_tui.render import day_label, safe_text, same_day, seen_label, time_of_day
 
@@ -108,7 +109,8 @@ def message_lines(contact: Contact, i: int, layout: Layout) -> list[Line]:
         head = first if n == 0 else [("conversation--time", " " * INDENT)]
         lines.append(Line((*head, *row)))
     if mine and msg.delivery is Delivery.FAILED:
-        note = f"not sent: {msg.error or 'error'} (ctrl+r to retry)"
+        cure = "" if msg.error in FINAL_SEND_ERRORS else " (ctrl+r to retry)"
+        note = f"not sent: {msg.error or 'error'}{cure}"
         lines.append(Line((("conversation--failed", " " * INDENT + note),)))
     if i == layout.seen_index:
         lines.append(Line((("conversation--seen", " " * INDENT + seen_label(layout.seen_at)),)))

@@ -62,9 +62,10 @@ class Refused(ServerMessage):
 class SessionStarted(ServerMessage):
     """``session``: the credentials to keep, and who they make you."""
 
-    def __init__(self, session_id: str, user_id: str) -> None:
+    def __init__(self, session_id: str, user_id: str, max_length: int | None = None) -> None:
         super().__init__()
         self.session_id, self.user_id = session_id, user_id
+        self.max_length = max_length  # the longest message the server takes, if it says
 
 
 class RosterReceived(ServerMessage):

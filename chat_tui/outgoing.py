@@ -38,6 +38,7 @@ class Outgoing(AppBase):
         if to is None or self.state.self_id is None:
             self.notify("Pick a conversation first.", severity="warning", markup=False)
             return
+
         if self.compose_submitted(to, event.text):
             return  # an edit (editing.py)
         self.back_to_latest(to)  # a new message goes at the end, not into a window
@@ -48,6 +49,15 @@ class Outgoing(AppBase):
         own.reply_to = reply_to
         self._conversation_changed(to, Shown.APPENDED)
         self.kick_outbox()
+
+    @on(Composer.TooLong)
+    def refuse_too_long(self, event: Composer.TooLong) -> None:
+        self.notify(
+            f"Too long to send: {event.length:,} characters; this server takes "
+            f"{event.limit:,} at most. Your text stays in the composer.",
+            severity="warning",
+            markup=False,
+        )
 
     def kick_outbox(self) -> None:
         if not self._flushing and self.outbox and self.client.connected and not self.exiting:
@@ -100,7 +110,11 @@ class Outgoing(AppBase):
         if contact is None:
             return
         for msg in contact.messages:
-            if msg.delivery is Delivery.FAILED and msg.client_id is not None:
+            if (
+                msg.delivery is Delivery.FAILED
+                and msg.client_id is not None
+                and msg.error not in p.FINAL_SEND_ERRORS
+            ):
                 self.state.retry(contact.user_id, msg.client_id)
                 self.outbox.add(
                     OutboxItem(msg.client_id, contact.user_id, msg.content, msg.reply_to)

@@ -117,6 +117,7 @@ class ChatState:
     drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
     drafts_changed: set[str] = field(default_factory=set)  # not yet saved by this window
     linked: bool = False  # connected: what the roster says of others is current
+    max_length: int | None = None  # the longest message the server takes (if it says)
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""

@@ -85,14 +85,19 @@ def parse_roster(data: object) -> tuple[list[RosterEntry], bool]:
     return entries, extended
 
 
-def parse_session(data: object) -> tuple[str, str] | None:
-    """A ``session`` payload: (sessionID, userID)."""
+def parse_session(data: object) -> tuple[str, str, int | None] | None:
+    """A ``session`` payload: (sessionID, userID, the longest message the server takes,
+    when it says: chat-server's ``limits.maxMessageLength``)."""
     if not isinstance(data, dict):
         return None
     session_id, user_id = data.get("sessionID"), data.get("userID")
     if not isinstance(session_id, str) or not isinstance(user_id, str):
         return None
-    return session_id, user_id
+    limits = data.get("limits")
+    longest = limits.get("maxMessageLength") if isinstance(limits, dict) else None
+    if not (isinstance(longest, int) and not isinstance(longest, bool) and longest > 0):
+        longest = None
+    return session_id, user_id, longest
 
 
 def parse_user_id(data: object) -> str | None:

@@ -73,6 +73,7 @@ class ChatScreen(Screen[None]):
                 yield ConversationView(id="conversation")
                 yield Static(id="typing-line", markup=False)
                 yield Static(id="compose-context", markup=False)
+                yield Static(id="compose-count", markup=False)
                 yield Composer(id="composer")
         yield StatusBar(id="status")
         yield Footer()
@@ -99,6 +100,7 @@ class ChatScreen(Screen[None]):
         self.query_one(StatusBar).set_status(status.link.value, status.detail)
 
     def draw_roster(self, _: None = None) -> None:
+        self.query_one(Composer).max_length = self.state.max_length  # known once connected
         self.query_one(UserList).show(self.state, self._names())
         self._draw_header()
 
@@ -204,8 +206,22 @@ class ChatScreen(Screen[None]):
         """The composer's text is its conversation's draft (not while it holds a message
         being edited)."""
         composer = event.text_area
-        if isinstance(composer, Composer) and composer.conversation and not composer.editing:
+        if not isinstance(composer, Composer):
+            return
+        self._draw_count(composer)
+        if composer.conversation and not composer.editing:
             self._store_draft(composer.conversation, composer.text)
+
+    def _draw_count(self, composer: Composer) -> None:
+        """How long the text is, once it nears the server's limit (over it: in red)."""
+        count = self.query_one("#compose-count", Static)
+        limit, length = composer.max_length, len(composer.text)
+        count.display = limit is not None and length >= limit * COUNT_FROM
+        if limit is not None and count.display:
+            over = length > limit
+            note = f"  {length - limit:,} too many: shorten it to send" if over else ""
+            count.update(Text(f"{length:,} / {limit:,} characters{note}"))
+            count.set_class(over, "-over")
 
     def draw_focus(self, focus: Focus) -> None:
         view = self.query_one(ConversationView)
@@ -268,6 +284,9 @@ class ChatScreen(Screen[None]):
             view.action_page_up_or_load()
         else:
             view.action_page_down()
+
+
+COUNT_FROM = 0.9  # the length is shown from 90% of the server's limit
 
 
 def presence(contact: Contact, now_ms: int | None = None) -> str:

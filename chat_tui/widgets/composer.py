@@ -27,7 +27,7 @@ class Composer(TextArea):
     class Submitted(Message):
         """The user pressed Enter with something to send."""
 
-        def __init__(self, text: str, to: str | None) -> None:
+        def __init__(self, text: str, to: str | None = None) -> None:
             super().__init__()
             self.text = text
             self.to = to  # the conversation the text was typed in
@@ -43,6 +43,13 @@ class Composer(TextArea):
     class Cancel(Message):
         """Escape: no longer editing or replying."""
 
+    class TooLong(Message):
+        """Enter on a text longer than the server takes: nothing is sent, the text stays."""
+
+        def __init__(self, length: int, limit: int) -> None:
+            super().__init__()
+            self.length, self.limit = length, limit
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             id=id, soft_wrap=True, show_line_numbers=False, compact=True, placeholder=PLACEHOLDER
@@ -50,12 +57,16 @@ class Composer(TextArea):
         self.last_sent = ""
         self.editing = False  # holds the text of a message being edited
         self.conversation: str | None = None  # whose draft the text is (set with it)
+        self.max_length: int | None = None  # the longest message the server takes
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
             text = trim_blank_lines(self.text)
+            if self.max_length is not None and len(text) > self.max_length:
+                self.post_message(self.TooLong(len(text), self.max_length))
+                return
             if text.strip():
                 if not self.editing:
                     self.last_sent = text

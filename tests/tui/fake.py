@@ -33,6 +33,7 @@ class FakeLink:
         self.sent: list[tuple[str, Any]] = []
         self.shutdowns = 0
         self.retries_now = 0
+        self.refuse_sends = ""  # the error every send is answered with, when set
         self.on_shutdown: Callable[[], None] = lambda: None
         self._stopped = asyncio.Event()
         self._ids = itertools.count(1)
@@ -65,6 +66,8 @@ class FakeLink:
 
     async def call(self, event: str, data: Any) -> Any:
         await self.emit(event, data)
+        if event == p.PRIVATE_MESSAGE and self.refuse_sends:
+            return {"error": self.refuse_sends}
         if event == p.PRIVATE_MESSAGE:
             return {"message": {**data, "id": next(self._ids), "ts": 1, "from": ME}}
         if event == p.HISTORY:
@@ -79,10 +82,16 @@ class FakeLink:
         assert self.post is not None, "the app has not started the link yet"
         self.post(message)
 
-    def accept(self, *others: RosterEntry, user_id: str = ME, username: str = "amy") -> None:
+    def accept(
+        self,
+        *others: RosterEntry,
+        user_id: str = ME,
+        username: str = "amy",
+        max_length: int | None = None,
+    ) -> None:
         """The handshake succeeds: session, users, connected, as chat-server sends them."""
         self.is_connected = True
-        self.say(m.SessionStarted("5" * 32, user_id))
+        self.say(m.SessionStarted("5" * 32, user_id, max_length))
         self.say(m.RosterReceived([entry(user_id, username), *others], extended=True))
         self.say(m.Connected())
 

@@ -328,9 +328,11 @@ async def test_a_pasted_multi_line_text_is_one_message(
         ]
 
 
-async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(
+async def test_too_long_for_the_server_is_refused_before_sending(
     h: Harness, make_app: MakeApp, tmp_path: Path
 ) -> None:
+    """chat-server says its limit in the session event: a longer text never leaves the
+    composer (tests/tui/test_limits.py: the count, and what a refused send shows)."""
     srv = await h.server(max_message_length=10)
     bob = await h.login(srv, "bob")
     app = make_app(srv.url, session_file(tmp_path), username="amy")
@@ -338,22 +340,16 @@ async def test_a_refused_message_shows_failed_and_ctrl_r_retries_it(
         await chat_ready(app, "bob")
         await pilot.press(*"far too long for this server", "enter")
         await wait_until(
-            lambda: (
-                delivered(app, bob.user_id) == [("far too long for this server", Delivery.FAILED)]
-            ),
-            "failed",
+            lambda: any("Too long to send" in str(n.message) for n in app._notifications),
+            "the refusal",
         )
-        lines = conversation_lines(app)
-        assert any(line.endswith(" ✗  far too long for this server") for line in lines)
-        assert any(line.strip() == "not sent: content too long (ctrl+r to retry)" for line in lines)
-        assert not session_file(tmp_path).outbox_path.exists()  # refused: not retried by itself
-        await pilot.press("ctrl+r")
-        await wait_until(
-            lambda: app.state.contacts[bob.user_id].messages[0].error is not None, "refused again"
-        )
+        assert delivered(app, bob.user_id) == []
+        assert app.screen.query_one(Composer).text == "far too long for this server"
+        app.screen.query_one(Composer).clear()
         await pilot.press(*"short", "enter")
         (got,) = await bob.wait_for("private message")
         assert got["content"] == "short"
+        assert bob.of("private message") == [got]  # the long one never went
 
 
 async def test_the_login_screen_shows_the_servers_refusal_inline(
