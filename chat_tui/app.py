@@ -32,6 +32,7 @@ from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import CorruptFile, Session, SessionFile
 from chat_tui.state import ChatState, display_names
+from chat_tui.widgets.user_list import roster_icon
 
 
 class ChatApp(Editing, Inbound, Outgoing):
@@ -206,7 +207,8 @@ class ChatApp(Editing, Inbound, Outgoing):
                 self.open_conversation(choice)
 
         search = self.search_directory if self.server_acks else None
-        self.push_screen(SwitcherScreen(names, order, search), chosen)
+        badges = {c.user_id: (roster_icon(c, self.state), c.unread) for c in self.state.ordered()}
+        self.push_screen(SwitcherScreen(names, order, search, badges), chosen)
 
     async def search_directory(self, prefix: str) -> list[RosterEntry]:
         """Users whose name starts with ``prefix``, from the server's directory (the
@@ -218,5 +220,8 @@ class ChatApp(Editing, Inbound, Outgoing):
         return wire.parse_directory_ack(ack)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        """F1 opens help, and F1 again closes it (as Escape and q do)."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
             self.push_screen(HelpScreen())

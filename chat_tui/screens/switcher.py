@@ -42,10 +42,15 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
     ]
 
     def __init__(
-        self, names: dict[str, str], order: list[str], search: Search | None = None
+        self,
+        names: dict[str, str],
+        order: list[str],
+        search: Search | None = None,
+        badges: dict[str, tuple[str, int]] | None = None,
     ) -> None:
         super().__init__()
         self.names = {uid: names[uid] for uid in order}
+        self.badges = badges or {}  # userID -> (status icon, unread count), as the roster
         self.search = search
         self.found: dict[str, RosterEntry] = {}  # from the directory, not in the roster
 
@@ -61,7 +66,7 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
     def _fill(self, query: str) -> None:
         found = self.query_one("#switcher-list", OptionList)
         found.clear_options()
-        options = [Option(Text(self.names[uid]), id=uid) for uid in matches(query, self.names)]
+        options = [Option(self._label(uid), id=uid) for uid in matches(query, self.names)]
         for uid, entry in self.found.items():
             if uid not in self.names:
                 label = Text(safe_text(entry.username).replace("\n", " "))
@@ -70,6 +75,15 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
         found.add_options(options)
         if found.option_count:
             found.highlighted = 0
+
+    def _label(self, user_id: str) -> Text:
+        """A row as the roster shows it: status icon, name, unread count."""
+        icon, unread = self.badges.get(user_id, ("", 0))
+        label = Text(f"{icon} " if icon else "", no_wrap=True, overflow="ellipsis")
+        label.append(self.names[user_id])
+        if unread:
+            label.append(f" [{unread}]", "bold")
+        return label
 
     @on(Input.Changed, "#switcher-input")
     def refilter(self, event: Input.Changed) -> None:

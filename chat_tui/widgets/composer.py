@@ -12,7 +12,7 @@ from textual.widgets import TextArea
 
 _LEADING_BLANK_LINES: Final = re.compile(r"\A(?:[^\S\n]*\n)+")
 _TRAILING_BLANK_LINES: Final = re.compile(r"(?:\n[^\S\n]*)+\Z")
-PLACEHOLDER: Final = "Write a message · Enter sends · Alt+Enter or Ctrl+J: new line"
+PLACEHOLDER: Final = "Enter sends · Alt+Enter: new line"
 
 
 def trim_blank_lines(text: str) -> str:

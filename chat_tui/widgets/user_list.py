@@ -12,10 +12,18 @@ from textual import events
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from chat_tui.records import Contact
 from chat_tui.state import ChatState
 
 ONLINE, OFFLINE = "●", "○"  # filled / hollow: tells the two apart without colour
 UNKNOWN = "◌"  # while you are offline: nobody else's presence is known
+
+
+def roster_icon(contact: Contact, state: ChatState) -> str:
+    """● online, ○ offline, ◌ not known (you are offline yourself)."""
+    if not state.linked and contact.user_id != state.self_id:
+        return UNKNOWN
+    return ONLINE if contact.connected else OFFLINE
 
 
 class UserList(OptionList):
@@ -60,10 +68,8 @@ class UserList(OptionList):
         for contact in state.ordered():
             status = online if contact.connected else offline
             row = Text(no_wrap=True, overflow="ellipsis")
-            icon = ONLINE if contact.connected else OFFLINE
-            if not state.linked and contact.user_id != state.self_id:
-                icon, status = UNKNOWN, offline
-            row.append(icon, status)
+            icon = roster_icon(contact, state)
+            row.append(icon, offline if icon == UNKNOWN else status)
             row.append(" ")
             typing = " typing…" if contact.typing_until is not None else ""
             count = f" [{contact.unread}]" if contact.unread else ""

@@ -273,6 +273,10 @@ async def test_keys_switcher_help_newlines_and_recall(
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert on_chat(app)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")  # F1 closes what F1 opened
+        await wait_until(lambda: on_chat(app), "help closed by F1")
         await pilot.press(*"line one", "ctrl+j", *"line two", "alt+enter", *"3", "enter")
         (got,) = await carol.wait_for("private message")
         assert got["content"] == "line one\nline two\n3"

@@ -5,15 +5,19 @@ on Enter."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from textual import events
+from textual.pilot import Pilot
 
 from chat_server import protocol as p
 from chat_tui.app import ChatApp
 from chat_tui.config import Config
 from chat_tui.prefs import Prefs
+from chat_tui.session_file import SessionFile
 from chat_tui.widgets.composer import Composer
 from tests.conftest import wait_until
 from tests.tui.conftest import chat_ready, running, session_file
@@ -24,6 +28,20 @@ def composer_text(app: ChatApp) -> str:
     return app.screen.query_one(Composer).text
 
 
+@asynccontextmanager
+async def with_bob_and_carol(
+    sf: SessionFile, username: str | None = "amy"
+) -> AsyncIterator[tuple[ChatApp, FakeLink, Pilot[None]]]:
+    """chat-tui started on a fake link, connected, bob and carol in the roster."""
+    link = FakeLink()
+    app = ChatApp(link, sf, username=username, config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
+        await chat_ready(app, "bob", "carol")
+        yield app, link, pilot
+
+
 def typing_to(link: FakeLink, user_id: str) -> list[bool]:
     return [d["typing"] for e, d in link.sent if e == p.TYPING and d["to"] == user_id]
 
@@ -32,12 +50,7 @@ async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
     tmp_path: Path,
 ) -> None:
     sf = session_file(tmp_path)
-    link = FakeLink()
-    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(app, "bob", "carol")
+    async with with_bob_and_carol(sf) as (app, link, pilot):
         assert app.state.open_id == BOB
         await pilot.press(*"for bob")
         await pilot.press("ctrl+n")  # to carol: her composer is empty
@@ -56,12 +69,7 @@ async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
         await pilot.press("ctrl+n")
         await wait_until(lambda: app.state.open_id == CAROL, "carol open")
     # quit with carol open: the next start opens carol, both drafts kept
-    link = FakeLink()
-    again = ChatApp(link, sf, config=Config(bell=False))
-    async with running(again) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(again, "bob", "carol")
+    async with with_bob_and_carol(sf, username=None) as (again, link, pilot):
         assert again.state.open_id == CAROL  # not the alphabetically first
         await wait_until(lambda: composer_text(again) == "for carol", "carol's draft")
         await pilot.press("ctrl+p")
@@ -84,12 +92,7 @@ async def test_enter_then_a_quick_switch_sends_where_the_text_was_typed(
 ) -> None:
     """Enter and Ctrl+N as a terminal delivers them, back to back: Ctrl+N (an app
     binding) can be handled before the composer has handled Enter."""
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(app, "bob", "carol")
+    async with with_bob_and_carol(session_file(tmp_path)) as (app, link, pilot):
         await pilot.press("ctrl+n", *"for carol", "ctrl+p")
         await wait_until(lambda: composer_text(app) == "", "bob's empty composer")
         await pilot.press(*"for bob")
@@ -107,12 +110,7 @@ async def test_enter_then_a_quick_switch_sends_where_the_text_was_typed(
 
 async def test_another_windows_drafts_are_left_as_it_saved_them(tmp_path: Path) -> None:
     sf = session_file(tmp_path)
-    link = FakeLink()
-    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(app, "bob", "carol")
+    async with with_bob_and_carol(sf) as (app, _, pilot):
         Prefs(sf.prefs_path).save_drafts({CAROL: "from the other window"}, CAROL)
         await pilot.press(*"mine", "ctrl+n", "ctrl+p")  # two switches, each saves
         await wait_until(lambda: composer_text(app) == "mine", "bob's draft")
@@ -123,12 +121,7 @@ async def test_another_windows_drafts_are_left_as_it_saved_them(tmp_path: Path) 
 
 async def test_a_broken_prefs_file_does_not_stop_the_chat(tmp_path: Path) -> None:
     sf = session_file(tmp_path)
-    link = FakeLink()
-    app = ChatApp(link, sf, username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(app, "bob", "carol")
+    async with with_bob_and_carol(sf) as (app, _, pilot):
         sf.prefs_path.write_bytes(b"\xff\xfe not json")  # garbage, not even UTF-8
         await pilot.press(*"kept", "ctrl+n")
         await wait_until(lambda: app.state.open_id == CAROL, "carol open")

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.cells import cell_len
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from chat_tui.app import ChatApp
 from chat_tui.config import Config
 from chat_tui.messages import Disconnected, MessageReceived
 from chat_tui.records import ChatMessage
+from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.widgets.user_list import UserList
 from tests.conftest import wait_until
 from tests.tui.conftest import chat_ready, roster_rows, session_file
@@ -79,3 +80,24 @@ async def test_while_you_are_offline_nobody_elses_presence_is_claimed(tmp_path: 
         assert "presence unknown while you are offline" in header and "● online" not in header
         link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
         await wait_until(lambda: roster_rows(app)[1:] == ["● bob", "○ carol"], "known again")
+
+
+async def test_the_switcher_shows_status_and_unread_counts_and_fits_60_columns(
+    tmp_path: Path,
+) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with app.run_test(size=(60, 15)) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
+        await chat_ready(app, "bob")
+        link.say(MessageReceived(ChatMessage("psst", CAROL, ME, id=1, ts=1)))
+        await wait_until(lambda: "○ carol [1]" in roster_rows(app), "carol's unread")
+        await pilot.press("ctrl+k")
+        await wait_until(lambda: isinstance(app.screen, SwitcherScreen), "the switcher")
+        found = app.screen.query_one("#switcher-list", OptionList)
+        rows = [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+        assert "● bob" in rows and "○ carol [1]" in rows
+        box = app.screen.query_one("#switcher-box")
+        assert box.region.right <= 60 and box.region.x >= 0  # its border is on screen
+        await pilot.press("escape")
