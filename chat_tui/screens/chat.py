@@ -251,6 +251,13 @@ class ChatScreen(Screen[None]):
             self.post_message(self.Open(event.option.id))
         self.query_one(Composer).focus()
 
+    @on(UserList.TypedAway)
+    def type_into_composer(self, event: UserList.TypedAway) -> None:
+        """Letters typed on the roster go to the composer, which takes focus back."""
+        composer = self.query_one(Composer)
+        composer.focus()
+        composer.insert(event.character)
+
     def action_toggle_roster(self) -> None:
         """Hide the roster (the conversation gets the whole width) or show it again."""
         sidebar = self.query_one("#sidebar")

@@ -9,6 +9,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
+from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -39,6 +40,20 @@ class UserList(OptionList):
     }
 
     _shown: tuple[ChatState, dict[str, str]] | None = None
+
+    class TypedAway(Message):
+        """A letter typed while the roster has focus (Tab took it there): it belongs in
+        the composer."""
+
+        def __init__(self, character: str) -> None:
+            super().__init__()
+            self.character = character
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.TypedAway(event.character))
 
     def on_resize(self, _: events.Resize) -> None:
         if self._shown is not None:

@@ -48,3 +48,18 @@ async def test_what_is_sent_and_how_your_messages_are_labelled(tmp_path: Path) -
         assert len([e for e, _ in link.sent if e == p.PRIVATE_MESSAGE]) == 1
         lines = conversation_lines(app)
         assert "you" in lines and "(yourself)" not in lines
+
+
+async def test_letters_typed_after_tab_reach_the_composer(tmp_path: Path) -> None:
+    link = FakeLink()
+    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
+    async with running(app) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(entry(BOB, "bob"))
+        await chat_ready(app, "bob")
+        composer = app.screen.query_one(Composer)
+        await pilot.press(*"hel", "tab")  # focus leaves the composer
+        await wait_until(lambda: not composer.has_focus, "focus moved")
+        await pilot.press(*"lo", "space", "x")
+        await wait_until(lambda: composer.text == "hello x", "nothing lost")
+        assert composer.has_focus
