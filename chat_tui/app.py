@@ -124,7 +124,7 @@ class ChatApp(Editing, Inbound, Outgoing):
     async def action_quit(self) -> None:
         """Stop the connection and its workers first, then let Textual remove the screens."""
         self._quitting = True
-        self.save_drafts()
+        self.save_drafts(quitting=True)
         await self.flush_reads()
         await self.client.shutdown()
         self.workers.cancel_group(self, "outbox")
@@ -134,15 +134,16 @@ class ChatApp(Editing, Inbound, Outgoing):
 
     async def on_unmount(self) -> None:
         # when the app ends some other way
-        self.save_drafts()
+        self.save_drafts(quitting=True)
         await self.flush_reads()
         await self.client.shutdown()
 
-    def save_drafts(self) -> None:
-        """Put the drafts that changed, and which conversation is open, on disk."""
+    def save_drafts(self, quitting: bool = False) -> None:
+        """Put the drafts that changed on disk (on a switch: nothing is written when none
+        did), and, when quitting, which conversation is open."""
         # only what this window changed: another window's drafts stay as it left them
         changed = {u: self.state.drafts.get(u, "") for u in self.state.drafts_changed}
-        if not changed and self.prefs.last_open == self.state.open_id:
+        if not changed and (not quitting or self.prefs.last_open == self.state.open_id):
             return
         try:
             self.prefs.save_drafts(changed, self.state.open_id)

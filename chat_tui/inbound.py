@@ -120,7 +120,6 @@ class Inbound(Liveness):
     def _roster_received(self, message: m.RosterReceived) -> None:
         self.server_acks = message.extended
         self.state.apply_users(message.entries)
-        self.state.linked = True  # a snapshot from the server: presence is current
         for contact in self.state.contacts.values():
             contact.muted = contact.user_id in self.prefs.muted
         me = self.state.contacts.get(self.state.self_id or "")

@@ -116,8 +116,14 @@ class ChatState:
     server_marks: bool = False  # the server keeps read markers (chat-server)
     drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
     drafts_changed: set[str] = field(default_factory=set)  # not yet saved by this window
-    linked: bool = False  # connected: what the roster says of others is current
     max_length: int | None = None  # the longest message the server takes (if it says)
+
+    @property
+    def linked(self) -> bool:
+        """Whether you are connected, so that what the roster says of others is current:
+        your own row, which a server snapshot sets and a lost link clears."""
+        me = self.contacts.get(self.self_id or "")
+        return me is not None and me.connected
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""
@@ -192,9 +198,7 @@ class ChatState:
             self.open_id = None
 
     def set_self_connected(self, connected: bool) -> None:
-        """Your own row follows your own connection; while you are offline, nobody
-        else's presence is known."""
-        self.linked = connected
+        """Your own row follows your own connection (and so does ``linked``)."""
         if self.self_id in self.contacts:
             self.contacts[self.self_id].connected = connected
 

@@ -15,7 +15,8 @@ from textual.pilot import Pilot
 from chat_tui import messages as m
 from chat_tui.app import ChatApp
 from chat_tui.client import ChatClient
-from chat_tui.records import Delivery
+from chat_tui.config import Config
+from chat_tui.records import Delivery, RosterEntry
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.session_file import SessionFile
@@ -23,6 +24,7 @@ from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.status_bar import StatusBar
 from chat_tui.widgets.user_list import UserList
 from tests.conftest import Harness, wait_until
+from tests.tui.fake import FakeLink
 
 SIZE = (120, 36)
 
@@ -44,6 +46,27 @@ def session_file(tmp_path: Path, name: str = "me") -> SessionFile:
 async def running(app: ChatApp) -> AsyncIterator[Pilot[None]]:
     async with app.run_test(size=SIZE) as pilot:
         yield pilot
+
+
+@asynccontextmanager
+async def fake_chat(
+    sf: SessionFile,
+    *others: RosterEntry,
+    username: str | None = "amy",
+    size: tuple[int, int] = SIZE,
+    max_length: int | None = None,
+) -> AsyncIterator[tuple[ChatApp, FakeLink, Pilot[None]]]:
+    """chat-tui on a FakeLink (the test speaks for the server), connected, with
+    ``others`` in the roster and the chat screen up."""
+    link = FakeLink()
+    app = ChatApp(link, sf, username=username, config=Config(bell=False))
+    async with app.run_test(size=size) as pilot:
+        await wait_until(lambda: link.post is not None, "the link")
+        link.accept(*others, max_length=max_length)
+        await wait_until(
+            lambda: on_chat(app) and len(roster_rows(app)) == len(others) + 1, "the chat screen"
+        )
+        yield app, link, pilot
 
 
 def roster_rows(app: ChatApp) -> list[str]:

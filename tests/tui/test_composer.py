@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from chat_server import protocol as p
-from chat_tui.app import ChatApp
-from chat_tui.config import Config
 from chat_tui.widgets.composer import PLACEHOLDER, Composer, trim_blank_lines
 from tests.conftest import wait_until
-from tests.tui.conftest import chat_ready, conversation_lines, running, session_file
-from tests.tui.fake import BOB, FakeLink, entry
+from tests.tui.conftest import conversation_lines, fake_chat, session_file
+from tests.tui.fake import BOB, entry
 
 
 @pytest.mark.parametrize(
@@ -30,12 +28,7 @@ def test_blank_lines_around_a_message_go(typed: str, sent: str) -> None:
 
 
 async def test_what_is_sent_and_how_your_messages_are_labelled(tmp_path: Path) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"))
-        await chat_ready(app, "bob")
+    async with fake_chat(session_file(tmp_path), entry(BOB, "bob")) as (app, link, pilot):
         composer = app.screen.query_one(Composer)
         assert str(composer.placeholder) == PLACEHOLDER
         await pilot.press("ctrl+j", "ctrl+j", *"hello", "ctrl+j", "ctrl+j", "enter")
@@ -51,12 +44,7 @@ async def test_what_is_sent_and_how_your_messages_are_labelled(tmp_path: Path) -
 
 
 async def test_letters_typed_after_tab_reach_the_composer(tmp_path: Path) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"))
-        await chat_ready(app, "bob")
+    async with fake_chat(session_file(tmp_path), entry(BOB, "bob")) as (app, _, pilot):
         composer = app.screen.query_one(Composer)
         await pilot.press(*"hel", "tab")  # focus leaves the composer
         await wait_until(lambda: not composer.has_focus, "focus moved")

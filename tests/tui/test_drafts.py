@@ -5,41 +5,24 @@ on Enter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from textual import events
-from textual.pilot import Pilot
 
 from chat_server import protocol as p
 from chat_tui.app import ChatApp
-from chat_tui.config import Config
 from chat_tui.prefs import Prefs
-from chat_tui.session_file import SessionFile
 from chat_tui.widgets.composer import Composer
 from tests.conftest import wait_until
-from tests.tui.conftest import chat_ready, running, session_file
+from tests.tui.conftest import fake_chat, session_file
 from tests.tui.fake import BOB, CAROL, FakeLink, entry
+
+PEOPLE = (entry(BOB, "bob"), entry(CAROL, "carol"))
 
 
 def composer_text(app: ChatApp) -> str:
     return app.screen.query_one(Composer).text
-
-
-@asynccontextmanager
-async def with_bob_and_carol(
-    sf: SessionFile, username: str | None = "amy"
-) -> AsyncIterator[tuple[ChatApp, FakeLink, Pilot[None]]]:
-    """chat-tui started on a fake link, connected, bob and carol in the roster."""
-    link = FakeLink()
-    app = ChatApp(link, sf, username=username, config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol"))
-        await chat_ready(app, "bob", "carol")
-        yield app, link, pilot
 
 
 def typing_to(link: FakeLink, user_id: str) -> list[bool]:
@@ -50,7 +33,7 @@ async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
     tmp_path: Path,
 ) -> None:
     sf = session_file(tmp_path)
-    async with with_bob_and_carol(sf) as (app, link, pilot):
+    async with fake_chat(sf, *PEOPLE) as (app, link, pilot):
         assert app.state.open_id == BOB
         await pilot.press(*"for bob")
         await pilot.press("ctrl+n")  # to carol: her composer is empty
@@ -69,7 +52,11 @@ async def test_each_conversation_keeps_its_draft_across_switches_and_restarts(
         await pilot.press("ctrl+n")
         await wait_until(lambda: app.state.open_id == CAROL, "carol open")
     # quit with carol open: the next start opens carol, both drafts kept
-    async with with_bob_and_carol(sf, username=None) as (again, link, pilot):
+    async with fake_chat(sf, *PEOPLE, username=None) as (
+        again,
+        link,
+        pilot,
+    ):
         assert again.state.open_id == CAROL  # not the alphabetically first
         await wait_until(lambda: composer_text(again) == "for carol", "carol's draft")
         await pilot.press("ctrl+p")
@@ -92,7 +79,11 @@ async def test_enter_then_a_quick_switch_sends_where_the_text_was_typed(
 ) -> None:
     """Enter and Ctrl+N as a terminal delivers them, back to back: Ctrl+N (an app
     binding) can be handled before the composer has handled Enter."""
-    async with with_bob_and_carol(session_file(tmp_path)) as (app, link, pilot):
+    async with fake_chat(session_file(tmp_path), *PEOPLE) as (
+        app,
+        link,
+        pilot,
+    ):
         await pilot.press("ctrl+n", *"for carol", "ctrl+p")
         await wait_until(lambda: composer_text(app) == "", "bob's empty composer")
         await pilot.press(*"for bob")
@@ -110,7 +101,7 @@ async def test_enter_then_a_quick_switch_sends_where_the_text_was_typed(
 
 async def test_another_windows_drafts_are_left_as_it_saved_them(tmp_path: Path) -> None:
     sf = session_file(tmp_path)
-    async with with_bob_and_carol(sf) as (app, _, pilot):
+    async with fake_chat(sf, *PEOPLE) as (app, _, pilot):
         Prefs(sf.prefs_path).save_drafts({CAROL: "from the other window"}, CAROL)
         await pilot.press(*"mine", "ctrl+n", "ctrl+p")  # two switches, each saves
         await wait_until(lambda: composer_text(app) == "mine", "bob's draft")
@@ -121,7 +112,7 @@ async def test_another_windows_drafts_are_left_as_it_saved_them(tmp_path: Path) 
 
 async def test_a_broken_prefs_file_does_not_stop_the_chat(tmp_path: Path) -> None:
     sf = session_file(tmp_path)
-    async with with_bob_and_carol(sf) as (app, _, pilot):
+    async with fake_chat(sf, *PEOPLE) as (app, _, pilot):
         sf.prefs_path.write_bytes(b"\xff\xfe not json")  # garbage, not even UTF-8
         await pilot.press(*"kept", "ctrl+n")
         await wait_until(lambda: app.state.open_id == CAROL, "carol open")

@@ -14,7 +14,7 @@ from chat_tui.config import Config
 from chat_tui.records import Delivery
 from chat_tui.widgets.composer import Composer
 from tests.conftest import Harness, Server, wait_until
-from tests.tui.conftest import chat_ready, conversation_lines, running, session_file
+from tests.tui.conftest import chat_ready, conversation_lines, fake_chat, running, session_file
 from tests.tui.fake import BOB, FakeLink, entry
 
 
@@ -25,12 +25,8 @@ def sends(link: FakeLink) -> list[str]:
 async def test_the_length_shows_near_the_limit_and_too_long_is_not_sent(
     tmp_path: Path,
 ) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with running(app) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), max_length=20)
-        await chat_ready(app, "bob")
+    sf = session_file(tmp_path)
+    async with fake_chat(sf, entry(BOB, "bob"), max_length=20) as (app, link, pilot):
         count = app.screen.query_one("#compose-count")
         await pilot.press(*"x" * 17)
         assert not count.display  # under 90%: nothing shown

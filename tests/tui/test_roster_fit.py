@@ -9,26 +9,22 @@ from pathlib import Path
 from rich.cells import cell_len
 from textual.widgets import OptionList, Static
 
-from chat_tui.app import ChatApp
-from chat_tui.config import Config
 from chat_tui.messages import Disconnected, MessageReceived
 from chat_tui.records import ChatMessage
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.widgets.user_list import UserList
 from tests.conftest import wait_until
-from tests.tui.conftest import chat_ready, roster_rows, session_file
-from tests.tui.fake import BOB, CAROL, ME, FakeLink, entry
+from tests.tui.conftest import fake_chat, roster_rows, session_file
+from tests.tui.fake import BOB, CAROL, ME, entry
 
 LONG = "Maximilian-Alexander Wolfeschle"  # 31 characters, as long as names get
 
 
 async def test_rows_fit_one_line_at_60x15_and_ctrl_b_hides_the_roster(tmp_path: Path) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with app.run_test(size=(60, 15)) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, LONG, connected=False))
-        await chat_ready(app, "bob")
+    sf = session_file(tmp_path)
+    async with fake_chat(
+        sf, entry(BOB, "bob"), entry(CAROL, LONG, connected=False), size=(60, 15)
+    ) as (app, link, pilot):
         for n in range(3):
             link.say(MessageReceived(ChatMessage(f"hi {n}", CAROL, ME, id=n + 1, ts=1)))
         users = app.screen.query_one(UserList)
@@ -51,12 +47,8 @@ async def test_rows_fit_one_line_at_60x15_and_ctrl_b_hides_the_roster(tmp_path: 
 
 
 async def test_offline_is_drawn_muted_not_as_a_warning(tmp_path: Path) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with app.run_test(size=(120, 36)):
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob", connected=False))
-        await chat_ready(app, "bob")
+    sf = session_file(tmp_path)
+    async with fake_chat(sf, entry(BOB, "bob", connected=False), size=(120, 36)) as (app, _, _):
         users = app.screen.query_one(UserList)
         offline = users.get_component_rich_style("user-list--offline", partial=True)
         assert offline.color is not None
@@ -65,12 +57,10 @@ async def test_offline_is_drawn_muted_not_as_a_warning(tmp_path: Path) -> None:
 
 
 async def test_while_you_are_offline_nobody_elses_presence_is_claimed(tmp_path: Path) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with app.run_test(size=(120, 36)):
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
-        await chat_ready(app, "bob")
+    sf = session_file(tmp_path)
+    async with fake_chat(
+        sf, entry(BOB, "bob"), entry(CAROL, "carol", connected=False), size=(120, 36)
+    ) as (app, link, _):
         assert roster_rows(app)[1:] == ["● bob", "○ carol"]
         link.is_connected = False
         link.say(Disconnected())
@@ -85,12 +75,10 @@ async def test_while_you_are_offline_nobody_elses_presence_is_claimed(tmp_path: 
 async def test_the_switcher_shows_status_and_unread_counts_and_fits_60_columns(
     tmp_path: Path,
 ) -> None:
-    link = FakeLink()
-    app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
-    async with app.run_test(size=(60, 15)) as pilot:
-        await wait_until(lambda: link.post is not None, "the link")
-        link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
-        await chat_ready(app, "bob")
+    sf = session_file(tmp_path)
+    async with fake_chat(
+        sf, entry(BOB, "bob"), entry(CAROL, "carol", connected=False), size=(60, 15)
+    ) as (app, link, pilot):
         link.say(MessageReceived(ChatMessage("psst", CAROL, ME, id=1, ts=1)))
         await wait_until(lambda: "○ carol [1]" in roster_rows(app), "carol's unread")
         await pilot.press("ctrl+k")
