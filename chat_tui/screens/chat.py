@@ -115,7 +115,7 @@ class ChatScreen(Screen[None]):
         name = self._names()[contact.user_id]
         status = presence(contact)
         if not self.state.linked and contact.user_id != self.state.self_id:
-            status = f"{UNKNOWN} presence unknown while you are offline"
+            status = f"{UNKNOWN} unknown: you are offline"
         header.update(Text(f"{name}   {status}{'   muted' if contact.muted else ''}"))
         typing_line.display = contact.typing_until is not None
         if typing_line.display:

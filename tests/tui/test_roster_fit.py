@@ -67,7 +67,7 @@ async def test_while_you_are_offline_nobody_elses_presence_is_claimed(tmp_path: 
         await wait_until(lambda: roster_rows(app)[1:] == ["◌ bob", "◌ carol"], "unknown")
         assert roster_rows(app)[0] == "○ amy (yourself)"
         header = str(app.screen.query_one("#peer-header", Static).render())
-        assert "presence unknown while you are offline" in header and "● online" not in header
+        assert "unknown: you are offline" in header and "● online" not in header
         link.accept(entry(BOB, "bob"), entry(CAROL, "carol", connected=False))
         await wait_until(lambda: roster_rows(app)[1:] == ["● bob", "○ carol"], "known again")
 
