@@ -16,8 +16,10 @@ from textual.binding import Binding, BindingType
 
 from chat_server import protocol as p
 from chat_tui import wire
+from chat_tui.cache import Cache
 from chat_tui.changes import Changes, LinkState, Shown, Status
 from chat_tui.client import Link
+from chat_tui.colours import user_colours
 from chat_tui.config import Config
 from chat_tui.editing import Editing
 from chat_tui.inbound import Inbound
@@ -50,6 +52,8 @@ class ChatApp(Editing, Inbound, Outgoing):
         Binding("ctrl+k", "switcher", "Go to", priority=True),
         Binding("ctrl+f", "search", "Search", priority=True),
         Binding("alt+m", "toggle_mute", "Mute", priority=True, show=False),
+        Binding("alt+h", "hide", "Hide", priority=True, show=False),
+        Binding("alt+s", "toggle_sort", "Sort", priority=True, show=False),
         Binding("ctrl+r", "retry", "Retry", priority=True, show=False),
     ]
 
@@ -69,6 +73,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         self.session_file = session_file
         self.outbox = outbox if outbox is not None else Outbox(session_file.outbox_path)
         self.prefs = Prefs(session_file.prefs_path)
+        self.cache = Cache(session_file.cache_path)
         self.config = config if config is not None else Config()
         self.first_username = username
         self.config_notices = list(notices or [])
@@ -102,6 +107,8 @@ class ChatApp(Editing, Inbound, Outgoing):
             except CorruptFile as exc:
                 notices.append(str(exc))
         self.state.drafts = dict(self.prefs.drafts)
+        self.state.hidden = dict(self.prefs.hidden)
+        self.state.sort_by = self.prefs.saved.sort or self.config.sort
         for notice in notices:
             self.notify(notice, title="Starting fresh", severity="warning", markup=False)
         self.run_worker(self.client.run(self.post_message), name="connection", group="connection")
@@ -109,12 +116,37 @@ class ChatApp(Editing, Inbound, Outgoing):
         if self.session is not None:
             self.state.self_id = self.session.userID
             self.push_screen(self._chat_screen())
+            self._show_cached()
             self.client.login({"sessionID": self.session.sessionID})
         elif self.first_username:
             self._login(self.first_username)
             self.push_screen(self._chat_screen())
         else:
             self.push_screen(LoginScreen(self.server_url))
+
+    def _show_cached(self) -> None:
+        """Show what was known when chat-tui last ran (the roster, the recent
+        conversations, the outbox), until the server's snapshot replaces it."""
+        assert self.session is not None
+        try:
+            cached = self.cache.load(self.session.userID)
+        except CorruptFile as exc:
+            self.notify(str(exc), title="Starting fresh", severity="warning", markup=False)
+            return
+        if cached is None:
+            return
+        entries, extended, longest = cached
+        self.state.max_length = longest
+        self.show_roster(entries, extended, cached=True)
+
+    def save_cache(self) -> None:
+        """Keep what is shown for the next start (nothing before a snapshot came)."""
+        if self.session is None or not self.state.contacts:
+            return
+        try:
+            self.cache.save(self.state, self.session.userID, self.server_acks)
+        except OSError as exc:  # a full disk: chat on, start without it next time
+            self.notify(f"Cache not saved: {exc}", severity="warning", markup=False)
 
     @property
     def exiting(self) -> bool:
@@ -125,6 +157,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         """Stop the connection and its workers first, then let Textual remove the screens."""
         self._quitting = True
         self.save_drafts(quitting=True)
+        self.save_cache()
         await self.flush_reads()
         await self.client.shutdown()
         self.workers.cancel_group(self, "outbox")
@@ -135,6 +168,7 @@ class ChatApp(Editing, Inbound, Outgoing):
     async def on_unmount(self) -> None:
         # when the app ends some other way
         self.save_drafts(quitting=True)
+        self.save_cache()
         await self.flush_reads()
         await self.client.shutdown()
 
@@ -151,6 +185,51 @@ class ChatApp(Editing, Inbound, Outgoing):
             self.notify(f"Drafts not saved: {exc}", severity="warning", markup=False)
             return
         self.state.drafts_changed.clear()
+
+    def save_hidden(self) -> None:
+        """Put the conversations hidden or shown again since the last call on disk."""
+        if not self.state.hidden_changed:
+            return
+        changes = {u: self.state.hidden.get(u) for u in self.state.hidden_changed}
+        try:
+            self.prefs.set_hidden(changes)
+        except (OSError, CorruptFile) as exc:
+            self.notify(f"Not saved: {exc}", severity="warning", markup=False)
+            return
+        self.state.hidden_changed.clear()
+
+    def action_hide(self) -> None:
+        """Leave the open conversation out of the roster until it gets a new message,
+        and open the next one."""
+        user_id = self.state.open_id
+        if user_id is None or user_id == self.state.self_id:
+            self.notify("Only a conversation with someone else can be hidden.", timeout=3)
+            return
+        order = [c.user_id for c in self.state.ordered()]
+        at = order.index(user_id) if user_id in order else 0
+        self.state.hide(user_id)
+        names = display_names(self.state.contacts.values(), self.state.self_id)
+        rest = [u for u in order if u != user_id]
+        if rest:
+            self.open_conversation(rest[min(at, len(rest) - 1)])
+        self.save_hidden()
+        self.changes.roster.publish(None)
+        self.notify(
+            f"{names[user_id]} is hidden until a new message (Ctrl+K finds them).",
+            timeout=4,
+            markup=False,
+        )
+
+    def action_toggle_sort(self) -> None:
+        """The roster by most recent activity, or by name; remembered."""
+        self.state.sort_by = "name" if self.state.sort_by == "recent" else "recent"
+        try:
+            self.prefs.set_choice(sort=self.state.sort_by)
+        except (OSError, CorruptFile) as exc:
+            self.notify(f"Not saved: {exc}", severity="warning", markup=False)
+        self.changes.roster.publish(None)
+        how = "most recent first" if self.state.sort_by == "recent" else "by name"
+        self.notify(f"Roster: {how}.", timeout=2, markup=False)
 
     def _login(self, username: str) -> None:
         self._login_name = username
@@ -174,6 +253,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         self._conversation_changed(user_id, Shown.OPENED, count=unread)
         self.changes.roster.publish(None)
         self.save_drafts()
+        self.save_hidden()
         if contact.has_more and not contact.messages:  # known only by name so far
             self.load_older(user_id)
 
@@ -198,7 +278,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         if not isinstance(self.screen, ChatScreen):
             return
         names = display_names(self.state.contacts.values(), self.state.self_id)
-        order = [c.user_id for c in self.state.ordered()]
+        order = [c.user_id for c in self.state.ordered(everyone=True)]  # hidden ones too
 
         def chosen(choice: RosterEntry | str | None) -> None:
             if isinstance(choice, RosterEntry):  # from the directory: not listed yet
@@ -208,8 +288,12 @@ class ChatApp(Editing, Inbound, Outgoing):
                 self.open_conversation(choice)
 
         search = self.search_directory if self.server_acks else None
-        badges = {c.user_id: (roster_icon(c, self.state), c.unread) for c in self.state.ordered()}
-        self.push_screen(SwitcherScreen(names, order, search, badges), chosen)
+        badges = {
+            c.user_id: (roster_icon(c, self.state), c.unread)
+            for c in self.state.ordered(everyone=True)
+        }
+        colours = user_colours(self.state.contacts.values(), self.current_theme.dark)
+        self.push_screen(SwitcherScreen(names, order, search, badges, colours), chosen)
 
     async def search_directory(self, prefix: str) -> list[RosterEntry]:
         """Users whose name starts with ``prefix``, from the server's directory (the

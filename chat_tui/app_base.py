@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from textual.app import App
 
+from chat_tui.cache import Cache
 from chat_tui.changes import Changes, ConversationChange, LinkState, Shown, Status
 from chat_tui.client import Link
 from chat_tui.outbox import Outbox
@@ -22,6 +23,7 @@ class AppBase(App[None]):
     server_url: str
     session_file: SessionFile
     outbox: Outbox
+    cache: Cache
     state: ChatState
     changes: Changes
     status: Status
@@ -37,6 +39,12 @@ class AppBase(App[None]):
         raise NotImplementedError
 
     def kick_outbox(self) -> None:
+        raise NotImplementedError
+
+    def save_hidden(self) -> None:
+        raise NotImplementedError
+
+    def save_cache(self) -> None:
         raise NotImplementedError
 
     def compose_submitted(self, to: str, text: str) -> bool:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from chat_server import __version__
 from chat_tui.config import Config
@@ -74,7 +75,7 @@ def settings(args: argparse.Namespace) -> tuple[Config, list[str]]:
     config, notices = load_config(args.config or default_config_path())
     if args.config is not None and not args.config.exists():
         notices.append(f"{args.config}: no such file; using the defaults")
-    flags: dict[str, bool] = {}
+    flags: dict[str, Any] = {}
     if args.no_bell:
         flags["bell"] = False
     if args.no_read_receipts:

@@ -8,6 +8,7 @@ every key is optional::
     bell = true                   # ring the terminal bell for a new message
     desktop_notifications = false # OSC 777 / OSC 9 notifications through the terminal
     notify_every = 5.0            # seconds between two announcements of one conversation
+    sort = "recent"               # the roster: "recent" activity first, or "name"
 
 A key this version does not know, or a value of the wrong type, is reported and ignored:
 the client starts with the defaults instead of refusing to start.
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from chat_tui.prefs import SORTS
 
 
 def default_path() -> Path:
@@ -36,6 +39,7 @@ class Config:
     bell: bool = True
     desktop_notifications: bool = False
     notify_every: float = 5.0
+    sort: str = "recent"
 
 
 def _valid(name: str, value: Any) -> Any:
@@ -44,6 +48,10 @@ def _valid(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError("a number of seconds, 0 or more")
         return float(value)
+    if name == "sort":
+        if value not in SORTS:
+            raise ValueError(" or ".join(f'"{s}"' for s in SORTS))
+        return value
     if not isinstance(value, bool):
         raise ValueError("true or false")
     return value

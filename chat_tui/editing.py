@@ -18,6 +18,7 @@ from chat_server import protocol as p
 from chat_tui import revisions, wire
 from chat_tui.app_base import AppBase
 from chat_tui.changes import Composing, Focus, Shown
+from chat_tui.colours import user_colours
 from chat_tui.records import ChatMessage, Delivery
 from chat_tui.screens.confirm import ConfirmScreen
 from chat_tui.screens.search import Hit, SearchScreen
@@ -227,7 +228,12 @@ class Editing(AppBase):
             self.jump_to(hit.peer_id, hit.message_id)
 
         screen = SearchScreen(
-            self.search_messages, names, self.state.self_id, open_id, names.get(open_id or "", "")
+            self.search_messages,
+            names,
+            self.state.self_id,
+            open_id,
+            names.get(open_id or "", ""),
+            user_colours(self.state.contacts.values(), self.current_theme.dark),
         )
         self.push_screen(screen, chosen)
 

@@ -16,6 +16,7 @@ from chat_tui import messages as m
 from chat_tui import revisions
 from chat_tui.changes import LinkState, Shown
 from chat_tui.liveness import Liveness
+from chat_tui.records import RosterEntry
 from chat_tui.render import one_line
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.login import LoginScreen
@@ -26,6 +27,7 @@ class Inbound(Liveness):
     """The server's side of the app."""
 
     _login_name: str | None
+    _cached_pick: str | None = None  # the conversation the cache's roster opened
 
     def _chat_screen(self) -> ChatScreen:
         return ChatScreen(self.state, self.changes, lambda: self.status)
@@ -102,6 +104,7 @@ class Inbound(Liveness):
             else f"The server refused the name: {reason}"
         )
         self.session = None
+        self.cache.forget()
         self.state.reset()
         self.switch_screen(LoginScreen(self.server_url, username=old, notice=notice))
 
@@ -118,8 +121,13 @@ class Inbound(Liveness):
 
     @_apply.register
     def _roster_received(self, message: m.RosterReceived) -> None:
-        self.server_acks = message.extended
-        self.state.apply_users(message.entries)
+        self.show_roster(message.entries, message.extended)
+        self.save_cache()
+
+    def show_roster(self, entries: list[RosterEntry], extended: bool, cached: bool = False) -> None:
+        """A roster snapshot: the server's, or the cache's at start (``cached``)."""
+        self.server_acks = extended
+        self.state.apply_users(entries)
         for contact in self.state.contacts.values():
             contact.muted = contact.user_id in self.prefs.muted
         me = self.state.contacts.get(self.state.self_id or "")
@@ -129,7 +137,12 @@ class Inbound(Liveness):
             )
             self.session_file.save(self.session)
         self._restore_outbox()
-        if self.state.open_id not in self.state.contacts:
+        # what the cache opened is chosen again from the server's snapshot (its unread
+        # counts), unless the user has moved on since
+        picked = self._cached_pick
+        repick = not cached and picked is not None and picked == self.state.open_id
+        self._cached_pick = None
+        if self.state.open_id not in self.state.contacts or repick:
             others = [c.user_id for c in self.state.ordered() if c.user_id != self.state.self_id]
             # the conversation open when chat-tui last stopped (not your own notes: those
             # open when nobody else is there), else the first with unread messages
@@ -141,9 +154,11 @@ class Inbound(Liveness):
             )
             if first is not None:
                 self.open_conversation(first)
+                self._cached_pick = first if cached else None
         elif self.state.open_id is not None:
             self._conversation_changed(self.state.open_id, Shown.OPENED)
         self.changes.roster.publish(None)
+        self.save_hidden()  # written to while away: shown again
         self.kick_outbox()
 
     def _restore_outbox(self) -> None:
@@ -187,6 +202,7 @@ class Inbound(Liveness):
         self.changes.roster.publish(None)  # unread counts, and typing ends
         if shown.from_id != self.state.self_id and not (is_open and self.app_focus):
             self.announce(contact.user_id, shown)
+        self.save_hidden()  # a hidden conversation shows again
 
     @_apply.register
     def _read_received(self, message: m.ReadReceived) -> None:

@@ -42,6 +42,9 @@ class Layout:
     width: int
     # message id -> message, for the quotes of replies (built when the first one needs it)
     originals: dict[int, ChatMessage] = field(default_factory=dict)
+    # userID -> index of its colour (chat_tui.colours); a sender line's component is then
+    # "conversation--sender#3", which the view draws in that colour
+    colours: dict[str, int] = field(default_factory=dict)
 
 
 def last_seen_index(contact: Contact, self_id: str | None) -> int | None:
@@ -86,7 +89,10 @@ def message_lines(contact: Contact, i: int, layout: Layout) -> list[Line]:
     mine = msg.from_id == layout.self_id
     if prev is None or prev.from_id != msg.from_id or lines:
         who = "you" if mine else layout.names.get(msg.from_id, safe_text(msg.from_id))
-        lines.append(Line((("conversation--self" if mine else "conversation--sender", who),)))
+        component = "conversation--self" if mine else "conversation--sender"
+        if not mine and msg.from_id in layout.colours:
+            component = f"{component}#{layout.colours[msg.from_id]}"
+        lines.append(Line(((component, who),)))
     mark, mark_style = glyph(msg, contact) if mine else ("", "conversation--time")
     if msg.reply_to is not None:
         lines.append(quote_line(contact, msg.reply_to, layout))

@@ -49,6 +49,7 @@ class Contact:
     last_seen: int | None = None  # end of their last connection (ms); None while online
     typing_until: float | None = None  # monotonic deadline of their "typing"
     muted: bool = False  # no toast, bell or desktop notification for this conversation
+    active: int = 0  # when its latest message was written (ms): the roster's "recent" order
 
 
 @dataclass(frozen=True, slots=True)

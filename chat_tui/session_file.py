@@ -122,6 +122,7 @@ class SessionFile:
         self.path = path
         self.outbox_path = path.with_name(path.stem + ".outbox.json")
         self.prefs_path = path.with_name(path.stem + ".prefs.json")
+        self.cache_path = path.with_name(path.stem + ".cache.json")
 
     def load(self) -> Session | None:
         data = read_json(self.path)

@@ -7,6 +7,7 @@ pending/sent/failed, paging) lives here and is unit-tested on its own.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,9 +39,24 @@ def first_unread(
     return len(messages) - unread if 0 < unread <= len(messages) else None
 
 
-def sort_key(contact: Contact, self_id: str | None) -> tuple[int, str, str]:
-    """Yourself first, then by username case-insensitively, ties by userID."""
-    return (0 if contact.user_id == self_id else 1, contact.username.casefold(), contact.user_id)
+def sort_key(contact: Contact, self_id: str | None, by: str = "name") -> tuple[int, int, str, str]:
+    """Yourself first, then (``by`` "recent") the latest activity first, then by username
+    case-insensitively, ties by userID."""
+    return (
+        0 if contact.user_id == self_id else 1,
+        -contact.active if by == "recent" else 0,
+        contact.username.casefold(),
+        contact.user_id,
+    )
+
+
+def latest_id(contact: Contact) -> int:
+    """The id of the latest stored message of a conversation (-1: none)."""
+    return max((m.id for m in reversed(contact.messages[-20:]) if m.id is not None), default=-1)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def merge_messages(local: list[ChatMessage], snapshot: list[ChatMessage]) -> list[ChatMessage]:
@@ -117,6 +133,10 @@ class ChatState:
     drafts: dict[str, str] = field(default_factory=dict)  # unsent text, per conversation
     drafts_changed: set[str] = field(default_factory=set)  # not yet saved by this window
     max_length: int | None = None  # the longest message the server takes (if it says)
+    sort_by: str = "recent"  # the roster's order: "recent" activity first, or "name"
+    # hidden conversations: userID -> latest message id when hidden (prefs.Saved.hidden)
+    hidden: dict[str, int] = field(default_factory=dict)
+    hidden_changed: set[str] = field(default_factory=set)  # not yet saved
 
     @property
     def linked(self) -> bool:
@@ -132,8 +152,31 @@ class ChatState:
 
     # -- roster -----------------------------------------------------------------------
 
-    def ordered(self) -> list[Contact]:
-        return sorted(self.contacts.values(), key=lambda c: sort_key(c, self.self_id))
+    def ordered(self, everyone: bool = False) -> list[Contact]:
+        """The roster's rows in order; hidden conversations only when ``everyone`` (or
+        while open)."""
+        rows = [
+            c
+            for c in self.contacts.values()
+            if everyone or c.user_id not in self.hidden or c.user_id == self.open_id
+        ]
+        return sorted(rows, key=lambda c: sort_key(c, self.self_id, self.sort_by))
+
+    def hide(self, user_id: str) -> None:
+        """Leave a conversation out of the roster until it gets a new message."""
+        contact = self.contacts.get(user_id)
+        if contact is not None:
+            self.hidden[user_id] = latest_id(contact)
+            self.hidden_changed.add(user_id)
+
+    def unhide(self, user_id: str) -> None:
+        if self.hidden.pop(user_id, None) is not None:
+            self.hidden_changed.add(user_id)
+
+    def _active(self, contact: Contact, msg: ChatMessage) -> None:
+        """A message in a conversation: it moves up the roster, and a hidden one shows."""
+        contact.active = max(contact.active, msg.ts or now_ms())
+        self.unhide(contact.user_id)
 
     def apply_users(self, entries: list[RosterEntry]) -> None:
         """Merge a ``users`` snapshot: update in place, add new users, keep anything of
@@ -152,6 +195,11 @@ class ChatState:
             contact.last_seen = None if entry.connected else entry.last_seen
             snapshot = list(entry.messages)
             contact.messages = merge_messages(contact.messages, snapshot)
+            if contact.messages:
+                contact.active = max(contact.active, contact.messages[-1].ts or 0)
+            mark = self.hidden.get(contact.user_id)
+            if mark is not None and latest_id(contact) > mark:  # written to while away
+                self.unhide(contact.user_id)
             if not contact.messages or (snapshot and snapshot[0] is contact.messages[0]):
                 contact.has_more = entry.has_more
             if entry.unread is not None:
@@ -229,11 +277,13 @@ class ChatState:
             mine = msg.from_id == self.self_id
             if not mine and not (watching and contact.user_id == self.open_id):
                 contact.unread += 1
+            self._active(contact, msg)
             return contact, msg
         insert_at = len(contact.messages)
         while insert_at and contact.messages[insert_at - 1].delivery is not Delivery.SENT:
             insert_at -= 1  # keep unsent messages of yours at the end
         contact.messages.insert(insert_at, msg)
+        self._active(contact, msg)
         # your own echo from another tab does not make a conversation unread
         if msg.from_id != self.self_id and not (watching and contact.user_id == self.open_id):
             contact.unread += 1
@@ -249,6 +299,7 @@ class ChatState:
         )
         if to_id in self.contacts:
             self.contacts[to_id].messages.append(msg)
+            self._active(self.contacts[to_id], msg)
         return msg
 
     def _find_own(self, contact: Contact, client_id: str | None) -> ChatMessage | None:
@@ -303,6 +354,7 @@ class ChatState:
     def open(self, user_id: str) -> int:
         """Show a conversation; returns how many messages were unread (then zero)."""
         self.open_id = user_id
+        self.unhide(user_id)
         contact = self.contacts.get(user_id)
         if contact is None:
             return 0

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
@@ -21,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from chat_tui.changes import Changes, Composing, ConversationChange, Focus, Shown, Status
+from chat_tui.colours import colour_indexes, user_colours
 from chat_tui.records import Contact
 from chat_tui.render import ago, one_line
 from chat_tui.state import ChatState, display_names
@@ -85,6 +87,8 @@ class ChatScreen(Screen[None]):
         self.changes.status.subscribe(self, self.draw_status)
         self.changes.compose.subscribe(self, self.draw_compose)
         self.changes.focus.subscribe(self, self.draw_focus)
+        # users' colours are the theme's (dark or light)
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.draw_roster())
         # whatever happened before this screen was up
         self.draw_status(self.current_status())
         self.draw_roster()
@@ -116,7 +120,11 @@ class ChatScreen(Screen[None]):
         status = presence(contact)
         if not self.state.linked and contact.user_id != self.state.self_id:
             status = f"{UNKNOWN} unknown: you are offline"
-        header.update(Text(f"{name}   {status}{'   muted' if contact.muted else ''}"))
+        colours = user_colours(self.state.contacts.values(), self.app.current_theme.dark)
+        title = Text()
+        title.append(name, Style(color=colours.get(contact.user_id), bold=True))
+        title.append(f"   {status}{'   muted' if contact.muted else ''}")
+        header.update(title)
         typing_line.display = contact.typing_until is not None
         if typing_line.display:
             typing_line.update(Text(f"{name} is typing…"))
@@ -130,7 +138,8 @@ class ChatScreen(Screen[None]):
             mark = None  # the server's marker; none in a conversation with yourself
             if contact and self.state.server_marks and contact.user_id != self.state.self_id:
                 mark = contact.read_up_to or 0
-            view.show(contact, self.state.self_id, self._names(), change.count, mark)
+            colours = colour_indexes(self.state.contacts.values())
+            view.show(contact, self.state.self_id, self._names(), change.count, mark, colours)
             self._draw_header()
             # after the keys already sent to the composer: an Enter typed before this
             # switch sends its text where it was typed

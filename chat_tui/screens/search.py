@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -72,8 +73,10 @@ class SearchScreen(ModalScreen[Hit | None]):
         self_id: str | None,
         open_id: str | None,
         open_name: str = "",
+        colours: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.colours = colours or {}  # userID -> its colour (chat_tui.colours)
         self.search, self.names, self.self_id = search, names, self_id
         self.open_id, self.open_name = open_id, open_name
         self.only_open = False
@@ -121,8 +124,12 @@ class SearchScreen(ModalScreen[Hit | None]):
             self._status("")
             return
         await asyncio.sleep(delay)  # a newer keystroke cancels this one
+        if not self._open():
+            return
         self._status("searching…")
         found = await self.search(query, self.open_id if self.only_open else None, before)
+        if not self._open():
+            return
         if isinstance(found, str):
             self._status(f"The server says: {found}")
             return
@@ -135,6 +142,11 @@ class SearchScreen(ModalScreen[Hit | None]):
         hint = " (more: choose the last line)" if self.has_more else ""
         self._status(f"{count} found{hint}" if count else "Nothing found.")
 
+    def _open(self) -> bool:
+        """False once the screen is closing (chosen, or closed while the server was asked):
+        there is nothing left to show an answer in."""
+        return self.is_attached and bool(self.query("#search-list"))
+
     def _peer(self, msg: ChatMessage) -> str:
         return msg.to_id if msg.from_id == self.self_id else msg.from_id
 
@@ -146,7 +158,10 @@ class SearchScreen(ModalScreen[Hit | None]):
         for index, msg in enumerate(self.results):
             peer = self._peer(msg)
             label = Text(no_wrap=True, overflow="ellipsis")
-            label.append(self.names.get(peer, safe_text(peer))[:20], "bold")
+            label.append(
+                self.names.get(peer, safe_text(peer))[:20],
+                Style(bold=True, color=self.colours.get(peer)),
+            )
             when = f"{day_label(msg.ts)} {time_of_day(msg.ts)}" if msg.ts else ""
             label.append(f"  {when}  ", "dim")
             if msg.from_id == self.self_id:

@@ -47,8 +47,10 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
         order: list[str],
         search: Search | None = None,
         badges: dict[str, tuple[str, int]] | None = None,
+        colours: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.colours = colours or {}  # userID -> its colour (chat_tui.colours)
         self.names = {uid: names[uid] for uid in order}
         self.badges = badges or {}  # userID -> (status icon, unread count), as the roster
         self.search = search
@@ -80,7 +82,7 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
         """A row as the roster shows it: status icon, name, unread count."""
         icon, unread = self.badges.get(user_id, ("", 0))
         label = Text(f"{icon} " if icon else "", no_wrap=True, overflow="ellipsis")
-        label.append(self.names[user_id])
+        label.append(self.names[user_id], self.colours.get(user_id, ""))
         if unread:
             label.append(f" [{unread}]", "bold")
         return label
@@ -97,6 +99,8 @@ class SwitcherScreen(ModalScreen[RosterEntry | str | None]):
         await asyncio.sleep(SEARCH_DELAY_S)  # a newer keystroke cancels this one
         assert self.search is not None
         entries = await self.search(prefix)
+        if not (self.is_attached and self.query("#switcher-list")):
+            return  # chosen or closed meanwhile: nothing left to show it in
         self.found = {e.user_id: e for e in entries if e.user_id not in self.names}
         self._fill(self.query_one("#switcher-input", Input).value)
 

@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from chat_tui.colours import colour
 from chat_tui.layout import INDENT, Layout, Line, last_seen_index, message_lines
 from chat_tui.records import ChatMessage, Contact, Delivery
 from chat_tui.state import first_unread
@@ -80,6 +81,7 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         self.contact: Contact | None = None
         self.self_id: str | None = None
         self.names: dict[str, str] = {}
+        self.colours: dict[str, int] = {}  # userID -> colour index (chat_tui.colours)
         self.marker_at: int | None = None  # index of the first unread message
         self.read_mark: int | None = None  # the marker when opened (None: counted locally)
         self.new_below = 0  # messages arrived while scrolled up
@@ -91,6 +93,9 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         self._lines: list[Line] = []
         self._starts: list[int] = []  # first line of each message
         self._laid_out_width = 0
+        # where the user is: None at the bottom (the newest message stays in view), else
+        # (message, line of it) at the top; a resize keeps it (issue 15, item 4)
+        self._place: tuple[int, int] | None = None
 
     def on_mount(self) -> None:
         self.watch(self.app, "app_focus", self._focus_changed, init=False)
@@ -108,11 +113,13 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         names: dict[str, str],
         unread: int = 0,
         read_mark: int | None = None,
+        colours: dict[str, int] | None = None,
     ) -> None:
         """Show a conversation from its latest message; mark where the unread ones start:
         above the first message of the peer after ``read_mark`` (the server's marker),
         or, without one, above the last ``unread`` messages."""
         self.contact, self.self_id, self.names = contact, self_id, names
+        self.colours = colours or {}
         self.read_mark = read_mark
         self.marker_at = (
             first_unread(contact.messages, contact.user_id, read_mark, unread) if contact else None
@@ -162,6 +169,28 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         then ``scroll_y`` lags behind: a burst of messages looked as if the user had
         scrolled up, and the view stopped following.)"""
         self.scroll_target_y = self.scroll_y = self.max_scroll_y
+        self._place = None
+
+    def _remember_place(self) -> None:
+        if not self._starts or self.scroll_y >= self.max_scroll_y - 1:
+            self._place = None
+            return
+        top = round(self.scroll_y)
+        index = max(0, bisect.bisect_right(self._starts, top) - 1)
+        self._place = (index, top - self._starts[index])
+
+    def _restore_place(self) -> None:
+        """After a resize: the bottom anchored if the user was there, else the same line of
+        the same message at the top."""
+        if self._place is None or self._place[0] >= len(self._starts):
+            self._to_end()
+            return
+        index, offset = self._place
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._lines)
+        y = min(self._starts[index] + offset, end - 1)
+        # forced: a size that now needs a scrollbar may not have laid it out yet
+        self.scroll_to(y=y, animate=False, immediate=True, force=True)
+        self._place = (index, y - self._starts[index])
 
     def changed(self, msg: ChatMessage) -> None:
         """One message changed (sent, failed, got its id): lay out from it onwards."""
@@ -287,6 +316,7 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
             self._seen_index,
             contact.peer_read_at if contact else None,
             width,
+            colours=self.colours,
         )
         for i in range(index, len(messages)):
             self._starts.append(len(self._lines))
@@ -325,14 +355,21 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         )
 
     def _style(self, component: str) -> Style:
-        return self.get_component_rich_style(component, partial=True)
+        """The style of a component class; "class#3" adds user colour 3 (chat_tui.colours:
+        for the theme of the moment, so a theme change needs no new layout)."""
+        component, _, user = component.partition("#")
+        style = self.get_component_rich_style(component, partial=True)
+        if user:
+            style += Style(color=colour(int(user), self.app.current_theme.dark))
+        return style
 
     def on_resize(self) -> None:
+        """Lay out again at a new width, and keep the user's place at any new size."""
+        place = self._place
         if self._width() != self._laid_out_width:
-            at_bottom = self.scroll_y >= self.max_scroll_y - 1
             self._layout_from(0)
-            if at_bottom:
-                self._to_end()
+        self._place = place
+        self._restore_place()
         self.check_seen()
 
     def notify_style_update(self) -> None:
@@ -343,6 +380,7 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        self._remember_place()
         if round(new_value) == 0 and round(old_value) != 0:
             self._ask_for_older()
         if new_value > old_value:

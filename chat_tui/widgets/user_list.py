@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from chat_tui.colours import user_colours
 from chat_tui.records import Contact
 from chat_tui.state import ChatState
 
@@ -79,6 +80,7 @@ class UserList(OptionList):
         unread_style = self.get_component_rich_style("user-list--unread", partial=True)
         muted_style = self.get_component_rich_style("user-list--muted", partial=True)
         typing_style = self.get_component_rich_style("user-list--typing", partial=True)
+        colours = user_colours(state.contacts.values(), self.app.current_theme.dark)
         options = []
         for contact in state.ordered():
             status = online if contact.connected else offline
@@ -90,7 +92,7 @@ class UserList(OptionList):
             count = f" [{contact.unread}]" if contact.unread else ""
             room = max(4, width - 2 - cell_len(typing) - cell_len(count))
             name = self._fit(names[contact.user_id], room)
-            row.append(name, muted_style if contact.muted else "")
+            row.append(name, muted_style if contact.muted else colours[contact.user_id])
             if typing:
                 row.append(typing, typing_style)
             if count:

@@ -55,16 +55,19 @@ async def fake_chat(
     username: str | None = "amy",
     size: tuple[int, int] = SIZE,
     max_length: int | None = None,
+    rows: int | None = None,
 ) -> AsyncIterator[tuple[ChatApp, FakeLink, Pilot[None]]]:
     """chat-tui on a FakeLink (the test speaks for the server), connected, with
-    ``others`` in the roster and the chat screen up."""
+    ``others`` in the roster and the chat screen up (once it lists ``rows`` users: by
+    default all of them and you)."""
     link = FakeLink()
     app = ChatApp(link, sf, username=username, config=Config(bell=False))
     async with app.run_test(size=size) as pilot:
         await wait_until(lambda: link.post is not None, "the link")
         link.accept(*others, max_length=max_length)
         await wait_until(
-            lambda: on_chat(app) and len(roster_rows(app)) == len(others) + 1, "the chat screen"
+            lambda: on_chat(app) and len(roster_rows(app)) == (rows or len(others) + 1),
+            "the chat screen",
         )
         yield app, link, pilot
 
@@ -109,9 +112,14 @@ def on_chat(app: ChatApp) -> bool:
 
 
 async def chat_ready(app: ChatApp, *names: str) -> None:
-    """Wait until the chat screen is up and lists these usernames."""
+    """Wait until the chat screen is up, connected (not only showing the cache of the
+    last run), and lists these usernames."""
     await wait_until(
-        lambda: on_chat(app) and all(any(n in r for r in roster_rows(app)) for n in names),
+        lambda: (
+            on_chat(app)
+            and app.state.linked
+            and all(any(n in r for r in roster_rows(app)) for n in names)
+        ),
         f"chat screen with {names}",
     )
 

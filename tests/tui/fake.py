@@ -35,6 +35,8 @@ class FakeLink:
         self.retries_now = 0
         self.refuse_sends = ""  # the error every send is answered with, when set
         self.on_shutdown: Callable[[], None] = lambda: None
+        self.held: dict[str, asyncio.Event] = {}  # event -> answered once this is set
+        self.asked: list[str] = []  # the events called, in order
         self._stopped = asyncio.Event()
         self._ids = itertools.count(1)
 
@@ -66,6 +68,9 @@ class FakeLink:
 
     async def call(self, event: str, data: Any) -> Any:
         await self.emit(event, data)
+        self.asked.append(event)
+        if event in self.held:
+            await self.held[event].wait()
         if event == p.PRIVATE_MESSAGE and self.refuse_sends:
             return {"error": self.refuse_sends}
         if event == p.PRIVATE_MESSAGE:

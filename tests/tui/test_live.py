@@ -86,7 +86,7 @@ async def test_unread_counts_survive_a_restart_and_reading_clears_them_everywher
     await carol.send(amy_id, "c1")
     b_ids, c_ids = await stored_ids(bob, amy_id), await stored_ids(carol, amy_id)
 
-    app = make_app(srv.url, sf)
+    app = make_app(srv.url, sf, config=Config(sort="name"))  # bob before carol
     async with running(app) as pilot:
         await chat_ready(app, "bob", "carol")
         # the first unread conversation opens, its new messages under the line, and
