@@ -8,14 +8,19 @@ before Textual removes the screens.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
-from textual.binding import Binding, BindingType
+from textual.app import SystemCommand
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.theme import Theme
 
 from chat_server import protocol as p
-from chat_tui import wire
+from chat_tui import keys, wire
 from chat_tui.cache import Cache
 from chat_tui.changes import Changes, LinkState, Shown, Status
 from chat_tui.client import Link
@@ -36,26 +41,51 @@ from chat_tui.session_file import CorruptFile, Session, SessionFile
 from chat_tui.state import ChatState, display_names
 from chat_tui.widgets.user_list import roster_icon
 
+# a theme for low vision: white on black, yellow and cyan accents, no dimmed text
+HIGH_CONTRAST_THEME = Theme(
+    name="chat-high-contrast",
+    primary="#ffff00",
+    secondary="#00ffff",
+    accent="#ffff00",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#1a1a1a",
+    success="#00ff00",
+    warning="#ffaf00",
+    error="#ff6060",
+    dark=True,
+    variables={
+        "text-muted": "#ffffff",
+        "footer-key-foreground": "#ffff00",
+        "input-selection-background": "#ffff00 40%",
+    },
+)
+
+# the palette's names of chat-tui's actions (binding id -> command)
+PALETTE = {
+    "switcher": "Go to a conversation",
+    "search": "Search messages",
+    "unread": "Next unread conversation",
+    "mute": "Mute or unmute this conversation",
+    "hide": "Hide this conversation",
+    "sort": "Sort the roster (recent / name)",
+    "roster": "Show or hide the roster",
+    "retry": "Reconnect now and retry failed messages",
+    "help": "Keys and help",
+}
+
 
 class ChatApp(Editing, Inbound, Outgoing):
     """The chat-tui application."""
 
     TITLE = "chat-tui"
     CSS_PATH = Path(__file__).parent / "app.tcss"
-    ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help", priority=True),
-        Binding("ctrl+n", "step(1)", "Next", priority=True),
-        Binding("ctrl+p", "step(-1)", "Prev", priority=True),
-        Binding("alt+a", "next_unread", "Unread", priority=True),
-        Binding("ctrl+k", "switcher", "Go to", priority=True),
-        Binding("ctrl+f", "search", "Search", priority=True),
-        Binding("alt+m", "toggle_mute", "Mute", priority=True, show=False),
-        Binding("alt+h", "hide", "Hide", priority=True, show=False),
-        Binding("alt+s", "toggle_sort", "Sort", priority=True, show=False),
-        Binding("ctrl+r", "retry", "Retry", priority=True, show=False),
-    ]
+    # F2 (keys.ACTIONS "palette"): every action below, and Textual's themes
+    ENABLE_COMMAND_PALETTE = True
+    # the footer's right-hand slot shows the binding of this key (Textual's ctrl+p is Prev)
+    COMMAND_PALETTE_BINDING = keys.ACTIONS["palette"].key
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.bindings(keys.ACTIONS))
 
     def __init__(
         self,
@@ -66,8 +96,11 @@ class ChatApp(Editing, Inbound, Outgoing):
         config: Config | None = None,
         outbox: Outbox | None = None,
         notices: list[str] | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self.register_theme(HIGH_CONTRAST_THEME)
+        self._start_theme = theme
         self.client = client
         self.server_url = client.url
         self.session_file = session_file
@@ -94,6 +127,8 @@ class ChatApp(Editing, Inbound, Outgoing):
     # -- start and stop ---------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.set_keymap(self.config.keys)
+        self._apply_theme()
         for notice in self.config_notices:
             self.notify(notice, title="Settings", severity="warning", markup=False)
         notices = []
@@ -123,6 +158,39 @@ class ChatApp(Editing, Inbound, Outgoing):
             self.push_screen(self._chat_screen())
         else:
             self.push_screen(LoginScreen(self.server_url))
+
+    def _apply_theme(self) -> None:
+        """The theme asked for (an unknown name is said, and the default kept); from then
+        on, a theme picked in the app (F3, the palette) is remembered for this profile."""
+        wanted = self._start_theme
+        if wanted and wanted in self.available_themes:
+            self.theme = wanted
+        elif wanted:
+            known = ", ".join(sorted(self.available_themes))
+            self.config_notices.append(f"no theme {wanted!r}; the themes are: {known}")
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name == self.prefs.saved.theme:
+            return
+        try:
+            self.prefs.set_choice(theme=theme.name)
+        except (OSError, CorruptFile) as exc:
+            self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (F2): chat-tui's actions, then Textual's (Theme, ...)."""
+        if isinstance(screen, ChatScreen):
+            for binding_id, what in PALETTE.items():
+                action = keys.CONFIGURABLE[binding_id]
+                target = screen if binding_id in keys.SCREEN_ACTIONS else self
+                shortcut = keys.shown(keys.effective(self.config.keys, binding_id))
+                yield SystemCommand(
+                    what,
+                    f"{action.what} ({shortcut})",
+                    partial(target.run_action, action.action),
+                )
+        yield from super().get_system_commands(screen)
 
     def _show_cached(self) -> None:
         """Show what was known when chat-tui last ran (the roster, the recent
@@ -309,4 +377,4 @@ class ChatApp(Editing, Inbound, Outgoing):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()
         else:
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.config.keys))

@@ -1,14 +1,22 @@
 """chat-tui's settings: a TOML config file, overridden by command-line flags.
 
 The file is ``config.toml`` in the user's config folder (``--config`` names another);
-every key is optional::
+every key is optional; ``chat-tui --print-config`` shows the settings in effect::
 
+    server = "https://chat.example.org"  # the server's URL (a URL given as an argument wins)
+    profile = "default"           # which identity on that server (--profile wins)
+    theme = "textual-dark"        # a Textual theme, or "chat-high-contrast"; one picked
+                                  # in the app (F3) is remembered and wins; --theme wins
     read_receipts = true          # false: reads are sent private (no "seen" for others)
     typing = true                 # false: never tell anyone you are typing
     bell = true                   # ring the terminal bell for a new message
     desktop_notifications = false # OSC 777 / OSC 9 notifications through the terminal
     notify_every = 5.0            # seconds between two announcements of one conversation
     sort = "recent"               # the roster: "recent" activity first, or "name"
+
+    [keys]                        # the keys of the main actions (F1 lists them all)
+    next = "ctrl+n"               # one key, or several: "ctrl+n,f6"
+    search = "ctrl+f"
 
 A key this version does not know, or a value of the wrong type, is reported and ignored:
 the client starts with the defaults instead of refusing to start.
@@ -17,13 +25,15 @@ the client starts with the defaults instead of refusing to start.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from chat_tui.keys import CONFIGURABLE, check_keys
 from chat_tui.prefs import SORTS
+from chat_tui.urls import normalise_url
 
 
 def default_path() -> Path:
@@ -40,10 +50,22 @@ class Config:
     desktop_notifications: bool = False
     notify_every: float = 5.0
     sort: str = "recent"
+    server: str | None = None
+    profile: str | None = None
+    theme: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (chat_tui.keys)
 
 
 def _valid(name: str, value: Any) -> Any:
     """The value for a key, or raise ValueError saying what is wrong."""
+    if name == "server":
+        if not isinstance(value, str):
+            raise ValueError('a URL such as "http://127.0.0.1:3000"')
+        return normalise_url(value)  # its ValueError says what is wrong with it
+    if name in ("profile", "theme"):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("a name")
+        return value.strip()
     if name == "notify_every":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError("a number of seconds, 0 or more")
@@ -55,6 +77,37 @@ def _valid(name: str, value: Any) -> Any:
     if not isinstance(value, bool):
         raise ValueError("true or false")
     return value
+
+
+def _keys(path: Path, table: Any, notices: list[str]) -> dict[str, str]:
+    """The [keys] table: binding id -> keys; what is wrong in it is reported and left
+    out (that action keeps its default key)."""
+    if not isinstance(table, dict):
+        notices.append(f"{path}: keys must be a table ([keys]); ignored")
+        return {}
+    out: dict[str, str] = {}
+    for action, value in table.items():
+        if action not in CONFIGURABLE:
+            notices.append(f"{path}: unknown action {action!r} in [keys] ignored")
+            continue
+        try:
+            if not isinstance(value, str):
+                raise ValueError("a string")
+            out[action] = check_keys(value)
+        except ValueError as exc:
+            notices.append(f"{path}: keys.{action} must be {exc}; ignored")
+    taken: dict[str, str] = {}
+    for action in CONFIGURABLE:
+        for key in (out.get(action) or CONFIGURABLE[action].key).split(","):
+            if key in taken:
+                notices.append(
+                    f"{path}: {key} is the key of both {taken[key]} and {action};"
+                    f" {action} keeps its default"
+                )
+                out.pop(action, None)
+                break
+            taken[key] = action
+    return out
 
 
 def load(path: Path) -> tuple[Config, list[str]]:
@@ -70,10 +123,13 @@ def load(path: Path) -> tuple[Config, list[str]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Config(), [f"{path}: {exc}; using the defaults"]
-    known = {f.name for f in fields(Config)}
+    known = {f.name for f in fields(Config)} - {"keys"}
     values: dict[str, Any] = {}
-    notices = []
+    notices: list[str] = []
     for key, value in data.items():
+        if key == "keys":
+            values["keys"] = _keys(path, value, notices)
+            continue
         if key not in known:
             notices.append(f"{path}: unknown setting {key!r} ignored")
             continue

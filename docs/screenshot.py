@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Make docs/chat-tui.svg: chat-tui's main screen, exported by Textual as SVG.
 
-    .venv/bin/python docs/screenshot.py
+    .venv/bin/python docs/screenshot.py [OUT.svg]
+
+(tests/tui/test_screenshot.py runs it too, so it cannot fall behind the app.)
 
 Runs a throw-away chat-server in this process, fills it with a short conversation from
 real python-socketio clients, and drives chat-tui with Textual's pilot.
@@ -10,6 +12,7 @@ real python-socketio clients, and drives chat-tui with Textual's pilot.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from aiohttp import web
 from chat_server.app import create_app
 from chat_server.config import Config
 from chat_tui.app import ChatApp
+from chat_tui.client import ChatClient
+from chat_tui.config import Config as TuiConfig
 from chat_tui.session_file import Session, SessionFile
 
 OUT = Path(__file__).resolve().parent / "chat-tui.svg"
@@ -40,7 +45,7 @@ async def login(url: str, name: str) -> tuple[socketio.AsyncClient, dict[str, An
     return sio, session
 
 
-async def main() -> None:
+async def main(out: Path = OUT) -> None:
     runner = web.AppRunner(create_app(Config(store="memory://")))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -64,7 +69,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sf = SessionFile(Path(tmp) / "s.json")
         sf.save(Session(me["sessionID"], me["userID"], "alice", url))
-        app = ChatApp(url, sf, bell=False)
+        app = ChatApp(ChatClient(url), sf, config=TuiConfig(bell=False))
         async with app.run_test(size=(110, 24)) as pilot:
             for _ in range(100):
                 if b["userID"] in app.state.contacts and app.state.open_id:
@@ -80,12 +85,12 @@ async def main() -> None:
             app.clear_notifications()
             await pilot.press(*"sounds good")
             await pilot.pause(0.3)
-            app.save_screenshot(filename=OUT.name, path=str(OUT.parent))
+            app.save_screenshot(filename=out.name, path=str(out.parent))
     for sio in (bob, carol):
         await sio.disconnect()
     await runner.cleanup()
-    print(f"wrote {OUT}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT))

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from chat_tui import keys
 from chat_tui.changes import Changes, Composing, ConversationChange, Focus, Shown, Status
 from chat_tui.colours import colour_indexes, user_colours
 from chat_tui.records import Contact
@@ -39,13 +40,11 @@ class ChatScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "scroll_conversation(-1)", "Older", priority=True, show=False),
         Binding("pagedown", "scroll_conversation(1)", "Newer", priority=True, show=False),
-        Binding("alt+u", "first_unread", "First unread", priority=True, show=False),
-        Binding("alt+end", "latest", "Latest", priority=True, show=False),
         # End jumps to the latest only when the composer has nothing to move through
         Binding("end", "latest_if_idle", "Latest", priority=True, show=False),
-        # into the conversation's message cursor (Escape comes back)
-        Binding("ctrl+up", "cursor", "Messages", priority=True, show=False),
-        Binding("ctrl+b", "toggle_roster", "Roster", priority=True, show=False),
+        # Alt+U first unread, Alt+End latest, Ctrl+Up the message cursor (Escape comes
+        # back), Ctrl+B the roster: keys the config file can change (chat_tui.keys)
+        *keys.bindings(keys.SCREEN_ACTIONS),
     ]
 
     class Open(Message):

@@ -11,31 +11,51 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from chat_tui.keys import CONFIGURABLE, effective, shown
 from chat_tui.layout import DELIVERY_GLYPHS
 
+# (keys, what they do); "@id": the keys of a configurable action (chat_tui.keys), as
+# the config file's [keys] table has them
 KEYS: list[tuple[str, str]] = [
     ("Enter", "send the message"),
     ("Alt+Enter / Ctrl+J", "new line in the message"),
     ("Up (empty composer)", "edit your last message (Escape cancels the edit)"),
     ("Alt+R", "recall your last message into the composer, to send it again"),
-    ("Ctrl+Up", "select messages: Up / Down move, Escape back to the composer"),
+    ("@messages", ""),
     ("  e / d", "edit / delete (asks first) the selected message, if it is yours"),
     ("  r / g", "reply to it / go to the message it answers"),
     ("  y / o", "copy its text (OSC 52) / open its first link"),
-    ("Ctrl+F", "search your messages (Ctrl+F again: everywhere / this conversation)"),
-    ("Ctrl+N / Ctrl+P", "next / previous conversation"),
-    ("Alt+A", "next conversation with unread messages"),
-    ("Ctrl+K", "quick switcher: type a name, Enter opens it"),
-    ("Ctrl+B", "hide / show the roster"),
+    ("@search", ""),
+    ("@next", ""),
+    ("@prev", ""),
+    ("@unread", ""),
+    ("@switcher", ""),
+    ("@roster", ""),
+    ("@sort", ""),
+    ("@hide", ""),
+    ("@mute", ""),
     ("PageUp / PageDown", "scroll; PageUp at the top loads older messages"),
-    ("End / Alt+End", "jump to the latest message (End: when the composer is empty)"),
-    ("Alt+U", "jump to the first unread message of this conversation"),
-    ("Alt+M", "mute / unmute this conversation (no toast, bell or desktop notice)"),
-    ("Ctrl+R", "reconnect now; retry the failed messages of this conversation"),
-    ("F1", "this help"),
-    ("Ctrl+Q", "quit"),
-    ("Mouse", "click a user to open; wheel scrolls the conversation"),
+    ("End", "jump to the latest message (when the composer is empty)"),
+    ("@latest", ""),
+    ("@first-unread", ""),
+    ("@retry", ""),
+    ("@palette", ""),
+    ("@theme", ""),
+    ("@help", ""),
+    ("@quit", ""),
+    ("Mouse", "click a user to open, or a message to select it; the wheel scrolls"),
 ]
+
+
+def rows(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """The help's rows with the keys in effect."""
+    out = []
+    for key, what in KEYS:
+        if key.startswith("@"):
+            binding_id = key[1:]
+            key, what = shown(effective(keymap, binding_id)), CONFIGURABLE[binding_id].what
+        out.append((key, what))
+    return out
 
 
 # the state of your own messages, in the column after their time
@@ -48,13 +68,17 @@ LEGEND: list[tuple[str, str]] = [
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists the keys; Escape or F1 closes it."""
+    """Lists the keys; Escape, q or the help key again (the app's binding) closes it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
+
+    def __init__(self, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.keymap = keymap or {}
 
     def compose(self) -> ComposeResult:
         table = Table(show_header=False, box=None, padding=(0, 2))
-        for key, what in KEYS:
+        for key, what in rows(self.keymap):
             table.add_row(key, what)
         legend = Table(show_header=False, box=None, padding=(0, 2))
         for glyph, what in LEGEND:

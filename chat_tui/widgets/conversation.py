@@ -18,6 +18,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -371,6 +372,28 @@ class ConversationView(MessageCursor, ScrollView, can_focus=True):
         self._place = place
         self._restore_place()
         self.check_seen()
+
+    def _last_on_screen(self) -> int:
+        """The index of the last message whose first line is on screen."""
+        bottom = round(self.scroll_y) + self.scrollable_content_region.height - 1
+        return max(0, bisect.bisect_right(self._starts, bottom) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the message under it, as Ctrl+Up and the arrows would (e, d, r,
+        y, o then act on it; Escape goes back to the composer); on "↓ 3 new", it jumps to
+        the latest."""
+        region = self.scrollable_content_region
+        y = event.y - (region.y - self.region.y)
+        if self.new_below and y == region.height - 1:
+            self.jump_to_latest()
+            return
+        line = round(self.scroll_y) + y
+        if self.contact is None or not self.contact.messages or not 0 <= line < len(self._lines):
+            return
+        index = bisect.bisect_right(self._starts, line) - 1
+        if index >= 0:
+            self.select(index)
+            self.focus()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

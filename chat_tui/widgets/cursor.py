@@ -71,6 +71,8 @@ class MessageCursor:
 
         def _show_lines(self, first: int, last: int) -> None: ...
 
+        def _last_on_screen(self) -> int: ...
+
         def action_page_up_or_load(self) -> None: ...
 
     @property
@@ -117,8 +119,11 @@ class MessageCursor:
         return True
 
     def on_focus(self) -> None:
+        """Focused with nothing selected (Tab, a click): the last message on screen is,
+        without scrolling (a click then selects what is under it, where it was)."""
         if self.selected is None and self.contact and self.contact.messages:
-            self.select(len(self.contact.messages) - 1)
+            index = min(self._last_on_screen(), len(self.contact.messages) - 1)
+            self.selected_message, self._selected_at = self.contact.messages[index], index
         self.refresh()
 
     def on_blur(self) -> None:

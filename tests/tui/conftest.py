@@ -56,12 +56,14 @@ async def fake_chat(
     size: tuple[int, int] = SIZE,
     max_length: int | None = None,
     rows: int | None = None,
+    config: Config | None = None,
+    theme: str | None = None,
 ) -> AsyncIterator[tuple[ChatApp, FakeLink, Pilot[None]]]:
     """chat-tui on a FakeLink (the test speaks for the server), connected, with
     ``others`` in the roster and the chat screen up (once it lists ``rows`` users: by
     default all of them and you)."""
     link = FakeLink()
-    app = ChatApp(link, sf, username=username, config=Config(bell=False))
+    app = ChatApp(link, sf, username=username, config=config or Config(bell=False), theme=theme)
     async with app.run_test(size=size) as pilot:
         await wait_until(lambda: link.post is not None, "the link")
         link.accept(*others, max_length=max_length)
