@@ -55,6 +55,8 @@ class Editing(AppBase):
             self._copy(msg)
         elif event.action == "open":
             self._open_link(msg)
+        elif event.action in ("edit", "delete") and self._unsent(msg):
+            self._fix_unsent(peer, msg, event.action)
         elif not self.server_acks:
             what = {
                 "edit": "editing messages",
@@ -78,6 +80,29 @@ class Editing(AppBase):
                     self.delete_message(peer, msg)
 
             self.push_screen(ConfirmScreen("Delete this message for both of you?"), answered)
+
+    def _unsent(self, msg: ChatMessage) -> bool:
+        """One of your messages the server refused (not sent: ✗)."""
+        return msg.from_id == self.state.self_id and msg.delivery is Delivery.FAILED
+
+    def _fix_unsent(self, peer: str, msg: ChatMessage, action: str) -> None:
+        """``e`` on a refused message: its text goes back into the composer to be fixed
+        and sent again; ``d``: it is thrown away (after asking). Either way it leaves the
+        conversation (it is on this screen only: the server never stored it)."""
+        if action == "edit":
+            if self.state.discard(peer, msg):
+                self._conversation_changed(peer, Shown.OPENED)
+                self._compose(Composing("recall", peer, None, msg.content))
+                self.compose_mode = None
+                self.changes.focus.publish(Focus(None))
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.state.discard(peer, msg):
+                self._conversation_changed(peer, Shown.OPENED)
+                self.changes.focus.publish(Focus(None))
+
+        self.push_screen(ConfirmScreen("Discard this unsent message?"), answered)
 
     def _own_and_stored(self, msg: ChatMessage, action: str) -> bool:
         verb = "edit" if action == "edit" else "delete"

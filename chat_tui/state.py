@@ -340,6 +340,16 @@ class ChatState:
         own.delivery, own.error = Delivery.PENDING, None
         return own
 
+    def discard(self, to_id: str, msg: ChatMessage) -> bool:
+        """Remove one of your messages the server refused (it never stored it)."""
+        contact = self.contacts.get(to_id)
+        if contact is None or msg.delivery is not Delivery.FAILED:
+            return False
+        kept = [m for m in contact.messages if m is not msg]
+        removed = len(kept) < len(contact.messages)
+        contact.messages = kept
+        return removed
+
     def prepend_history(self, peer_id: str, messages: list[ChatMessage], has_more: bool) -> int:
         """Older messages from a ``history`` ack; returns how many were added."""
         contact = self.contacts.get(peer_id)

@@ -23,6 +23,7 @@ KEYS: list[tuple[str, str]] = [
     ("Alt+R", "recall your last message into the composer, to send it again"),
     ("@messages", ""),
     ("  e / d", "edit / delete (asks first) the selected message, if it is yours"),
+    ("", "on one not sent (✗): back into the composer to fix / discard it"),
     ("  r / g", "reply to it / go to the message it answers"),
     ("  y / o", "copy its text (OSC 52) / open its first link"),
     ("@search", ""),
