@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chat_server import __version__
+from chat_server import __version__, logs
 from chat_server.config import Config, config_fields, env_name, redact_url
 from chat_server.levers import levers_off
 
@@ -165,13 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return admin_main(argv[0], argv[1:])
     config, args = parse_args(argv)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # aiohttp's access log lines carry nothing secret but are noise at info level
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logs.setup(config.log_level, config.log_format)
     if config.workers > 1:
         from chat_server.workers import run_workers
 

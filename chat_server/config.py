@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
+from chat_server.logs import LOG_FORMATS
+
 ENV_PREFIX = "CHAT_SERVER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -208,6 +210,14 @@ class Config:
     log_level: str = field(
         default="info", metadata=_opt("logging level", choices=LOG_LEVELS, metavar="LEVEL")
     )
+    log_format: str = field(
+        default="text",
+        metadata=_opt(
+            "log lines as text, or as JSON objects for log collectors (never a sessionID)",
+            choices=LOG_FORMATS,
+            metavar="FORMAT",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -245,6 +255,8 @@ class Config:
             raise ValueError("--workers above 1 needs a redis:// store shared by the workers")
         if bool(self.certfile) != bool(self.keyfile):
             raise ValueError("--certfile and --keyfile go together")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
 

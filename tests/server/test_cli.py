@@ -94,6 +94,53 @@ async def test_debug_logs_never_show_a_session_id(procs: list[Proc]) -> None:
     assert alice.session_id not in out + err
 
 
+async def test_json_logs_are_one_object_per_line_without_session_ids(procs: list[Proc]) -> None:
+    proc = await Proc.start("--store", "memory://", "--log-level", "debug", "--log-format", "json")
+    procs.append(proc)
+    alice = Peer(proc.url, "alice")
+    await alice.connect({"username": "alice"})
+    await alice.call("private message", {"content": "hi", "to": alice.user_id})
+    await alice.close()
+    again = Peer(proc.url)
+    await again.connect({"sessionID": alice.session_id})
+    await again.close()
+    bad = Peer(proc.url)  # a sessionID the server does not know, shaped like a real one
+    with pytest.raises(Exception):  # noqa: B017 (refused: how the client says it varies)
+        await bad.connect({"sessionID": "f" * 32})
+    await bad.close()
+    code, out, err = await proc.stop()
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) >= 3  # started, connections, stopped
+    for line in lines:
+        entry = json.loads(line)  # every line is one JSON object
+        assert {"ts", "level", "logger", "msg"} <= entry.keys(), entry
+    assert alice.user_id in err  # debug logging names users
+    assert alice.session_id not in out + err
+    assert "f" * 32 not in err
+
+
+def test_a_secret_shaped_string_is_redacted_in_both_formats() -> None:
+    import logging
+
+    from chat_server.logs import JsonLines, Redacting
+
+    secret = "0123456789abcdef" * 2
+    try:
+        raise ValueError(f"bad session {secret}")
+    except ValueError:
+        record = logging.LogRecord(
+            "chat_server", logging.ERROR, __file__, 1, "auth %s", (secret,), sys.exc_info()
+        )
+    for formatter in (Redacting("%(message)s"), JsonLines()):
+        text = formatter.format(record)
+        assert secret not in text and "[redacted]" in text
+    assert json.loads(JsonLines().format(record))["exc"].startswith("Traceback")
+    user_id = "0123456789abcdef"  # 16 hex: a public userID stays
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, user_id, None, None)
+    assert user_id in JsonLines().format(plain)
+
+
 def test_help_lists_every_option_with_its_variable(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_config(["--help"], env={})
