@@ -164,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chat_server.admin import main as admin_main
 
         return admin_main(argv[0], argv[1:])
+    if argv[:1] in (["backup"], ["export"]):
+        from chat_server.ops import main as ops_main
+
+        return ops_main(argv[0], argv[1:])
     config, args = parse_args(argv)
     logs.setup(config.log_level, config.log_format)
     if config.workers > 1:
