@@ -115,6 +115,12 @@ def create_app(
     app[CONFIG_KEY] = config
     sio.attach(app)
     app.router.add_get("/healthz", healthz)
+    if config.metrics:
+        from chat_server.metrics import Metrics  # prometheus-client loads only when asked
+
+        metrics = Metrics(namespace)
+        namespace.measure(metrics)
+        app.router.add_get("/metrics", metrics.handler)
     app.on_response_prepare.append(server_header)
 
     async def store_presence_and_loops(_app: web.Application) -> AsyncIterator[None]:

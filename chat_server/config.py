@@ -184,6 +184,12 @@ class Config:
             "some bounds coarser; docs/architecture.md)"
         ),
     )
+    metrics: bool = field(
+        default=False,
+        metadata=_opt(
+            "Prometheus metrics on /metrics (keep it private: docs/deploy.md)",
+        ),
+    )
     health_details: bool = field(
         default=False,
         metadata=_opt("/healthz also shows version, store kind and counts (off: only the status)"),

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 
@@ -31,6 +31,9 @@ from chat_server.presence import Presence
 from chat_server.roster import wire_message
 from chat_server.stores import Saved, Store, StoreUnavailable, User, UserIdTaken, UsernameTaken
 from chat_server.tokens import hash_session_id, new_session_id, new_user_id
+
+if TYPE_CHECKING:
+    from chat_server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         self.presence = presence
         self.connections: dict[str, Connection] = {}
         self.shutting_down = False  # no presence broadcasts while every socket closes
+        self.metrics: Metrics | None = None  # --metrics (chat_server/metrics.py)
         # flood control, one bucket per user for each kind of event (limits.py); the
         # directory and search share the history bucket (they read the store), edits and
         # deletes the sending one (they write it)
@@ -140,6 +144,26 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         except Exception:
             log.exception("handler for %r failed", event)
             return p.error_ack(p.ERR_INTERNAL)
+
+    def measure(self, metrics: Metrics) -> None:
+        """Turn --metrics on: every client event goes through _measured (without it,
+        the event path has no extra step)."""
+        self.metrics = metrics
+        self.client_event = self._measured  # type: ignore[method-assign]
+
+    async def _measured(self, event: str, sid: str, data: object) -> Any:
+        """An event with --metrics: refusals counted by reason (an event name the
+        protocol does not have counts as "unknown": clients choose names), and the
+        message path timed."""
+        metrics = self.metrics
+        assert metrics is not None
+        started = time.perf_counter()
+        ack = await ChatNamespace.client_event(self, event, sid, data)
+        if event == p.PRIVATE_MESSAGE:
+            metrics.message_seconds.observe(time.perf_counter() - started)
+        if isinstance(ack, dict) and isinstance(ack.get("error"), str):
+            metrics.refuse(event if event in self._events else "unknown", ack["error"])
+        return ack
 
     async def admit(self, event: str, conn: Connection) -> dict[str, Any] | None:
         """Flood control (limits.py): None when the event may run now. An event over the
@@ -322,14 +346,20 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         return {"message": wire_message(saved.message)}
 
     async def _store_and_deliver(self, conn: Connection, req: p.SendRequest) -> Saved:
+        metrics, started = self.metrics, time.perf_counter()
         saved = await self.store.save_message(
             conn.user_id, req.to, req.content, req.client_id, req.reply_to
         )
+        if metrics is not None:
+            metrics.save_seconds.observe(time.perf_counter() - started)
         if saved.created:
             # the recipient's sockets and the sender's other sockets, one copy each
             rooms = [req.to] if req.to == conn.user_id else [req.to, conn.user_id]
             payload = wire_message(saved.message)
             await self.emit(p.PRIVATE_MESSAGE, payload, room=rooms, skip_sid=conn.sid)
+            if metrics is not None:
+                metrics.stored.inc()
+                metrics.delivered.inc(len(rooms))
         return saved
 
     async def handle_history(self, conn: Connection, data: object) -> dict[str, Any]:

@@ -168,11 +168,11 @@ class ChatApp(Editing, Inbound, Outgoing):
         elif wanted:
             known = ", ".join(sorted(self.available_themes))
             self.config_notices.append(f"no theme {wanted!r}; the themes are: {known}")
-        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        # after Textual's own call_next that announces the theme set above: only a theme
+        # the user picks is remembered, not the one asked for by a flag or the config
+        self.call_next(self.theme_changed_signal.subscribe, self, self._remember_theme)
 
     def _remember_theme(self, theme: Theme) -> None:
-        if theme.name == self.prefs.saved.theme:
-            return
         try:
             self.prefs.set_choice(theme=theme.name)
         except (OSError, CorruptFile) as exc:
@@ -270,6 +270,8 @@ class ChatApp(Editing, Inbound, Outgoing):
         """Leave the open conversation out of the roster until it gets a new message,
         and open the next one."""
         user_id = self.state.open_id
+        if not isinstance(self.screen, ChatScreen):
+            return
         if user_id is None or user_id == self.state.self_id:
             self.notify("Only a conversation with someone else can be hidden.", timeout=3)
             return
@@ -290,6 +292,8 @@ class ChatApp(Editing, Inbound, Outgoing):
 
     def action_toggle_sort(self) -> None:
         """The roster by most recent activity, or by name; remembered."""
+        if not isinstance(self.screen, ChatScreen):
+            return
         self.state.sort_by = "name" if self.state.sort_by == "recent" else "recent"
         try:
             self.prefs.set_choice(sort=self.state.sort_by)

@@ -16,8 +16,8 @@ from chat_tui.config import Config
 from chat_tui.config import default_path as default_config_path
 from chat_tui.config import load as load_config
 from chat_tui.keys import CONFIGURABLE, effective
-from chat_tui.prefs import Prefs
-from chat_tui.session_file import CorruptFile, SessionFile, session_path
+from chat_tui.prefs import Saved
+from chat_tui.session_file import SessionFile, session_path
 from chat_tui.urls import normalise_url
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -127,13 +127,13 @@ def resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Start:
 
 
 def _remembered_theme(sf: SessionFile) -> str | None:
-    """The theme picked in the app for this profile (prefs file), if any."""
-    prefs = Prefs(sf.prefs_path)
+    """The theme picked in the app for this profile (prefs file), if any. Only read: a
+    broken file is left where it is, for the app to move aside and report."""
     try:
-        prefs.load()
-    except (OSError, CorruptFile):
-        return None  # the app reports a broken file when it starts
-    return prefs.saved.theme
+        data = json.loads(sf.prefs_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return Saved.parse(data).theme
 
 
 def print_config(start: Start) -> None:

@@ -5,7 +5,7 @@ The colour comes from the userID (not the name: a namesake gets another one), th
 CRC-32, so it is the same in every run and every window. Users whose names look the
 same (state.display_names gives them a #suffix) never share a colour while there are
 colours to spare. Each palette keeps a contrast of 4.5:1 or more against the backgrounds
-of Textual's dark and light themes; NO_COLOR and the ANSI theme drop it with the rest.
+of Textual's dark and light themes; with NO_COLOR they are drawn in grey like the rest.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from typing import Any
 
 import platformdirs
 
-from chat_tui.keys import CONFIGURABLE, check_keys
+from chat_tui.keys import CONFIGURABLE, check_keys, effective
 from chat_tui.prefs import SORTS
 from chat_tui.urls import normalise_url
 
@@ -61,7 +61,8 @@ def _valid(name: str, value: Any) -> Any:
     if name == "server":
         if not isinstance(value, str):
             raise ValueError('a URL such as "http://127.0.0.1:3000"')
-        return normalise_url(value)  # its ValueError says what is wrong with it
+        normalise_url(value)  # its ValueError says what is wrong with it
+        return value.strip()  # as typed: the session file is named from it (cli.resolve)
     if name in ("profile", "theme"):
         if not isinstance(value, str) or not value.strip():
             raise ValueError("a name")
@@ -96,18 +97,29 @@ def _keys(path: Path, table: Any, notices: list[str]) -> dict[str, str]:
             out[action] = check_keys(value)
         except ValueError as exc:
             notices.append(f"{path}: keys.{action} must be {exc}; ignored")
-    taken: dict[str, str] = {}
-    for action in CONFIGURABLE:
-        for key in (out.get(action) or CONFIGURABLE[action].key).split(","):
-            if key in taken:
-                notices.append(
-                    f"{path}: {key} is the key of both {taken[key]} and {action};"
-                    f" {action} keeps its default"
-                )
-                out.pop(action, None)
-                break
-            taken[key] = action
+    # a key may do one thing: an entry that gives an action a key another action has (by
+    # default or by this table) is left out, until none is (swapping two keys is fine)
+    while clash := clashes(out):
+        key, actions = clash
+        given = [a for a in actions if a in out and key not in CONFIGURABLE[a].key.split(",")]
+        for action in given or [a for a in actions if a in out]:
+            notices.append(
+                f"{path}: {key} would be the key of {' and '.join(actions)}; keys.{action} ignored"
+            )
+            out.pop(action)
     return out
+
+
+def clashes(keymap: dict[str, str]) -> tuple[str, list[str]] | None:
+    """A key that more than one action would have with ``keymap``, and those actions."""
+    owners: dict[str, list[str]] = {}
+    for action in CONFIGURABLE:
+        for key in effective(keymap, action).split(","):
+            owners.setdefault(key, []).append(action)
+    for key, actions in owners.items():
+        if len(actions) > 1 and any(a in keymap for a in actions):
+            return key, actions
+    return None
 
 
 def load(path: Path) -> tuple[Config, list[str]]:
@@ -119,10 +131,14 @@ def load(path: Path) -> tuple[Config, list[str]]:
         return Config(), []
     except OSError as exc:
         return Config(), [f"{path}: {exc.strerror or exc}; using the defaults"]
+    except UnicodeDecodeError:
+        return Config(), [f"{path}: not UTF-8 text; using the defaults"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Config(), [f"{path}: {exc}; using the defaults"]
+    except RecursionError:
+        return Config(), [f"{path}: nested too deeply; using the defaults"]
     known = {f.name for f in fields(Config)} - {"keys"}
     values: dict[str, Any] = {}
     notices: list[str] = []

@@ -61,8 +61,17 @@ SCREEN_ACTIONS: dict[str, Action] = {
 }
 CONFIGURABLE = {**ACTIONS, **SCREEN_ACTIONS}
 
-# a key as Textual names it: "f5", "ctrl+n", "alt+shift+x", "ctrl+question_mark"
-KEY = re.compile(r"^(?:(?:ctrl|alt|shift|super|meta)\+)*[a-z0-9_]+$")
+# a key a terminal sends as Textual names it: ctrl and/or alt (or shift with alt or an
+# F-key) with a letter, a digit, an F-key or a named key; or an F-key alone
+KEY = re.compile(r"^(?:(?:ctrl|alt|shift)\+){0,3}(?:[a-z0-9]|f[1-9]|f1[0-9]|f2[0-4]|[a-z_]+)$")
+NAMED = {
+    *("up", "down", "left", "right", "home", "end", "pageup", "pagedown"),
+    *("insert", "delete", "enter", "tab", "backspace", "space", "escape"),
+}
+# the composer's and the app's own keys, which the [keys] table cannot take: new line
+# (Alt+Enter, Ctrl+J), recall (Alt+R), and what terminals send for Enter, Tab,
+# Backspace and Escape (Ctrl+M, Ctrl+I, Ctrl+H, Ctrl+[)
+FIXED = {"alt+enter", "ctrl+j", "alt+r", "ctrl+m", "ctrl+i", "ctrl+h", "ctrl+c"}
 
 
 def bindings(actions: dict[str, Action]) -> list[Binding]:
@@ -76,9 +85,32 @@ def check_keys(value: str) -> str:
     """A key list from the config file ("ctrl+n" or "ctrl+n,f5"), normalised; raises
     ValueError saying what is wrong."""
     keys = [k.strip().lower() for k in value.split(",")]
-    if not value.strip() or not all(KEY.match(k) for k in keys):
+    if not value.strip():
         raise ValueError('key names as Textual writes them, such as "ctrl+n" or "f5,alt+x"')
+    for key in keys:
+        why = _unusable(key)
+        if why:
+            raise ValueError(f"keys a terminal can send ({key!r}: {why})")
     return ",".join(keys)
+
+
+def _unusable(key: str) -> str | None:
+    """Why ``key`` cannot be bound to an action, or None when it can."""
+    if not KEY.match(key):
+        return 'not a key name; such as "ctrl+n", "alt+x", "f5"'
+    *mods, base = key.split("+")
+    function = re.fullmatch(r"f\d+", base) is not None
+    if len(base) > 1 and not function and base not in NAMED:
+        return "no such key"
+    if key in FIXED:
+        return "chat-tui's own key"
+    if not function and "ctrl" not in mods and "alt" not in mods:
+        return "without Ctrl or Alt it is typed, or it moves the cursor"
+    if "ctrl" in mods and "shift" in mods and len(base) == 1:
+        return "terminals send Ctrl+Shift+letter as Ctrl+letter"
+    if mods == ["ctrl"] and base.isdigit():
+        return "terminals do not send Ctrl+digit"
+    return None
 
 
 def effective(keymap: dict[str, str], binding_id: str) -> str:

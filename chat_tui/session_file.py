@@ -97,9 +97,11 @@ def read_json(path: Path) -> Any:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a folder in its place, no permission: not ours to move
+        raise CorruptFile(f"{path} could not be read: {exc.strerror or exc}") from None
     try:
         return json.loads(raw.decode("utf-8"))
-    except ValueError:  # bad JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+    except (ValueError, RecursionError):  # bad JSON, not UTF-8, nested beyond reason
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
         raise CorruptFile(f"{path} could not be read; moved it to {aside.name}") from None

@@ -64,6 +64,24 @@ def test_a_theme_picked_in_the_app_is_remembered_per_profile(
     assert start("http://h:1").theme == "gruvbox"
     assert start("http://h:1", "--theme", "nord").theme == "nord"  # the flag wins
     assert start("http://h:1", "--profile", "other").theme == "textual-dark"
+    # a broken prefs file: the default theme, and the file is left for the app to report
+    prefs = SessionFile(picked.session).prefs_path
+    prefs.write_text("{broken")
+    assert start("http://h:1").theme == "textual-dark"
+    assert prefs.read_text() == "{broken"
+
+
+def test_a_server_in_the_config_file_names_the_same_session_file_as_typed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CHAT_SERVER_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = tmp_path / "c.toml"
+    config.write_text('server = "wss://chat.example.org"\n')
+    from_file = start("--config", str(config))
+    typed = start("wss://chat.example.org", "--config", str(tmp_path / "none.toml"))
+    assert from_file.session == typed.session
+    assert from_file.url == typed.url == "https://chat.example.org"
 
 
 def test_print_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
@@ -103,8 +121,8 @@ def test_print_config_shows_the_settings_in_effect(tmp_path: Path) -> None:
     ):
         assert line in out.splitlines(), (line, out)
     assert "unknown action 'nope'" in done.stderr
-    assert "keys.search must be key names" in done.stderr
-    assert "ctrl+n is the key of both next and prev" in done.stderr
+    assert "keys.search must be keys a terminal can send" in done.stderr
+    assert "ctrl+n would be the key of next and prev; keys.prev ignored" in done.stderr
     # what it prints is a config file chat-tui reads back as the same settings
     again = tmp_path / "again.toml"
     again.write_text(out)

@@ -90,6 +90,25 @@ async def test_a_broken_or_foreign_cache_is_not_shown(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE):
         await wait_until(lambda: on_chat(app) and len(roster_rows(app)) == 1, "bob only")
         assert app.state.contacts[BOB].messages == []
+    # nested beyond reason: moved aside as well
+    sf.cache_path.write_text("[" * 100_000 + "]" * 100_000)
+    app = ChatApp(FakeLink(), sf, config=Config(bell=False))
+    async with app.run_test(size=SIZE):
+        await wait_until(
+            lambda: any(n.title == "Starting fresh" for n in app._notifications), "the notice"
+        )
+        assert on_chat(app) and app.state.contacts == {}
+    sf.cache_path.with_name(sf.cache_path.name + ".corrupt").unlink()
+    # a folder in its place: said, and the app starts
+    sf.cache_path.mkdir()
+    app = ChatApp(FakeLink(), sf, config=Config(bell=False))
+    async with app.run_test(size=SIZE):
+        await wait_until(
+            lambda: any("could not be read" in str(n.message) for n in app._notifications),
+            "the notice",
+        )
+        assert on_chat(app)
+    sf.cache_path.rmdir()
     # a file that is not JSON: moved aside, said, and the app starts
     sf.cache_path.write_text("{not json")
     app = ChatApp(FakeLink(), sf, config=Config(bell=False))

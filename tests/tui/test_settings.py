@@ -118,3 +118,39 @@ def test_relative_times() -> None:
 def test_desktop_sequence_is_one_bounded_line(text: str) -> None:
     seq = desktop_sequence("t", text)
     assert "\n" not in seq and len(seq) < 500
+
+
+def test_keys_that_would_clash_or_cannot_be_typed_are_refused(tmp_path: Path) -> None:
+    from chat_tui.keys import check_keys
+
+    for bad in ("s", "enter", "escape", "up", "ctrl+m", "ctrl+j", "alt+enter", "alt+r"):
+        with pytest.raises(ValueError):
+            check_keys(bad)
+    for bad in ("ctrl+shift+x", "ctrl+1", "foo", "super+x", "ctrl+", "shift+a", ""):
+        with pytest.raises(ValueError):
+            check_keys(bad)
+    for good in ("f6", "alt+x", "ctrl+alt+x", "alt+shift+x", "ctrl+up", "shift+f5", "alt+1"):
+        assert check_keys(good) == good
+    path = tmp_path / "config.toml"
+    # next takes prev's key: refused (both would have Ctrl+P), prev keeps its own
+    path.write_text('[keys]\nnext = "ctrl+p"\n')
+    config, notices = load(path)
+    assert config.keys == {} and "keys.next ignored" in notices[0]
+    # swapped: fine
+    path.write_text('[keys]\nnext = "ctrl+p"\nprev = "ctrl+n"\n')
+    config, notices = load(path)
+    assert config.keys == {"next": "ctrl+p", "prev": "ctrl+n"} and notices == []
+    # two actions given one new key: both refused
+    path.write_text('[keys]\nnext = "f6"\nprev = "f6"\nsearch = "s"\n')
+    config, notices = load(path)
+    assert config.keys == {} and len(notices) == 3
+
+
+def test_a_hostile_config_file_never_stops_the_client(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    config, notices = load(path)
+    assert config == Config() and "using the defaults" in notices[0]
+    path.write_bytes(b"bell = false\n\xff\xfe\n")
+    config, notices = load(path)
+    assert config == Config() and "not UTF-8" in notices[0]
