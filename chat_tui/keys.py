@@ -21,19 +21,19 @@ class Action:
 
 # binding id -> action; the ids are the names used in the config file's [keys] table
 ACTIONS: dict[str, Action] = {
-    "quit": Action("ctrl+q", "quit", "Quit", "quit", show=True),
-    "help": Action("f1", "help", "Help", "this help (F1 again closes it)", show=True),
-    "next": Action("ctrl+n", "step(1)", "Next", "next conversation", show=True),
-    "prev": Action("ctrl+p", "step(-1)", "Prev", "previous conversation", show=True),
-    "unread": Action(
-        "alt+a", "next_unread", "Unread", "next conversation with unread messages", show=True
-    ),
+    # (the footer shows Go to, Search, Help, Quit and the palette: they fit 60 columns;
+    # F1 and the palette list the rest)
+    "next": Action("ctrl+n", "step(1)", "Next", "next conversation"),
+    "prev": Action("ctrl+p", "step(-1)", "Prev", "previous conversation"),
+    "unread": Action("alt+a", "next_unread", "Unread", "next conversation with unread messages"),
     "switcher": Action(
         "ctrl+k", "switcher", "Go to", "quick switcher: type a name, Enter opens it", show=True
     ),
     "search": Action(
         "ctrl+f", "search", "Search", "search your messages (again: everywhere / here)", show=True
     ),
+    "help": Action("f1", "help", "Help", "this help (F1 again closes it)", show=True),
+    "quit": Action("ctrl+q", "quit", "Quit", "quit", show=True),
     "mute": Action(
         "alt+m",
         "toggle_mute",

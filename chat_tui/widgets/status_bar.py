@@ -18,4 +18,6 @@ class StatusBar(Static):
             "connecting": "◌ connecting",
             "stopped": "✗ stopped",
         }.get(state, state)
-        self.update(Text(f"{label}{'  ' + detail if detail else ''}"))
+        # one line at any width: a long reason ends in … rather than being cut off
+        text = f"{label}{'  ' + detail if detail else ''}"
+        self.update(Text(text, no_wrap=True, overflow="ellipsis"))

@@ -89,3 +89,43 @@ async def test_the_switcher_shows_status_and_unread_counts_and_fits_60_columns(
         box = app.screen.query_one("#switcher-box")
         assert box.region.right <= 60 and box.region.x >= 0  # its border is on screen
         await pilot.press("escape")
+
+
+async def test_the_footer_and_the_status_line_fit_60_columns(tmp_path: Path) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from chat_tui.messages import Retrying
+    from chat_tui.widgets.status_bar import StatusBar
+
+    sf = session_file(tmp_path)
+    async with fake_chat(sf, entry(BOB, "bob"), size=(60, 15)) as (app, link, pilot):
+        await pilot.pause()
+        keys = list(app.screen.query(FooterKey))
+        labels = {k.description for k in keys}
+        assert {"Go to", "Search", "Help", "Quit", "Commands"} <= labels
+        assert all(k.region.right <= 60 and k.region.width > 0 for k in keys), [
+            (k.description, k.region) for k in keys
+        ]
+        link.is_connected = False
+        reason = "connection refused: nothing listens on chat.example.org:4201 (is it started?)"
+        link.say(Retrying(3, 1.8, reason))
+        status = app.screen.query_one(StatusBar)
+        await wait_until(lambda: "reconnecting" in str(status.render()), "reconnecting")
+        shown = status.render_line(0).text.rstrip()  # the line as drawn, 60 wide
+        assert shown.lstrip().startswith("◌ reconnecting  attempt 4 in 1.8s")
+        assert shown.endswith("…"), shown
+        assert status.size.height == 1
+
+
+async def test_a_long_name_in_the_header_ends_in_an_ellipsis_at_60_columns(
+    tmp_path: Path,
+) -> None:
+    sf = session_file(tmp_path)
+    async with fake_chat(sf, entry(BOB, LONG), size=(60, 15)) as (app, link, _):
+        link.is_connected = False
+        link.say(Disconnected())
+        header = app.screen.query_one("#peer-header", Static)
+        await wait_until(lambda: "unknown" in str(header.render()), "offline header")
+        line = header.render_line(0).text.rstrip()
+        assert line.lstrip().startswith("Maxi") and line.endswith("…"), line
+        assert header.size.height == 1
