@@ -29,12 +29,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         if command == "sessions"
         else "List users, or delete one with their sessions and conversations.",
     )
-    parser.add_argument(
-        "--store",
-        default=os.environ.get(env_name("store"), default_store_url()),
-        metavar="URL",
-        help=f"the server's store [{env_name('store')}] (default: %(default)s)",
-    )
+    store_argument(parser)
     # --store is also accepted after the subcommand ("sessions list --store URL")
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("--store", default=argparse.SUPPRESS, metavar="URL", help="as above")
@@ -53,6 +48,16 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         )
     act.add_argument("user", help="a userID, or a username (case-insensitive)")
     return parser
+
+
+def store_argument(parser: argparse.ArgumentParser) -> None:
+    """--store URL, defaulting as chat-server's own (its variable, then the data folder)."""
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(env_name("store"), default_store_url()),
+        metavar="URL",
+        help=f"the server's store [{env_name('store')}] (default: %(default)s)",
+    )
 
 
 def find_user(users: list[User], target: str) -> User:

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from chat_server.admin import find_user
-from chat_server.config import default_store_url, env_name, redact_url
+from chat_server.admin import find_user, store_argument
+from chat_server.config import redact_url
 from chat_server.stores import Store, StoreError, make_store, sqlite_lib, sqlite_path
 
 COMMANDS = ("backup", "export")
@@ -41,12 +41,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         if command == "backup"
         else "Print one user's conversations as JSON lines (their data, portable).",
     )
-    parser.add_argument(
-        "--store",
-        default=os.environ.get(env_name("store"), default_store_url()),
-        metavar="URL",
-        help=f"the server's store [{env_name('store')}] (default: %(default)s)",
-    )
+    store_argument(parser)
     if command == "backup":
         parser.add_argument("path", type=Path, help="the copy to write (must not exist)")
     else:

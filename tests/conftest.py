@@ -449,3 +449,12 @@ class Proc:
         async with asyncio.timeout(20):
             out, err = await self.proc.communicate()
         return self.proc.returncode or 0, "".join(self.stdout) + out.decode(), err.decode()
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[list[Proc]]:
+    """chat-server processes a test starts (Proc.start); killed at its end if still up."""
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        await p.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -13,14 +12,6 @@ import pytest
 
 from chat_server.cli import parse_config, redact_url
 from tests.conftest import Peer, Proc
-
-
-@pytest.fixture
-async def procs() -> AsyncIterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        await p.kill()
 
 
 async def healthz(url: str) -> tuple[int, dict[str, object]]:

@@ -8,21 +8,10 @@ import json
 import os
 import stat
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from chat_server.stores import sqlite_lib
 from tests.conftest import Peer, Proc
-
-
-@pytest.fixture
-async def procs() -> AsyncIterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        await p.kill()
 
 
 async def command(*args: str) -> tuple[int, str, str]:
