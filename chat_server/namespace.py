@@ -13,6 +13,7 @@ not leave a message stored but undelivered, or a user half-created.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -149,14 +150,12 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         """Turn --metrics on: every client event goes through _measured (without it,
         the event path has no extra step)."""
         self.metrics = metrics
-        self.client_event = self._measured  # type: ignore[method-assign]
+        self.client_event = functools.partial(self._measured, metrics)  # type: ignore[method-assign]
 
-    async def _measured(self, event: str, sid: str, data: object) -> Any:
+    async def _measured(self, metrics: Metrics, event: str, sid: str, data: object) -> Any:
         """An event with --metrics: refusals counted by reason (an event name the
         protocol does not have counts as "unknown": clients choose names), and the
         message path timed."""
-        metrics = self.metrics
-        assert metrics is not None
         started = time.perf_counter()
         ack = await ChatNamespace.client_event(self, event, sid, data)
         if event == p.PRIVATE_MESSAGE:

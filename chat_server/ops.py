@@ -24,10 +24,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from chat_server.admin import find_user, store_argument
 from chat_server.config import redact_url
+from chat_server.roster import wire_message
 from chat_server.stores import Store, StoreError, make_store, sqlite_lib, sqlite_path
 
 COMMANDS = ("backup", "export")
@@ -84,28 +85,11 @@ def backup_sqlite(source: Path, dest: Path) -> int:
     return int(count)
 
 
-def message_line(msg: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "type": "message",
-        "id": msg.id,
-        "from": msg.from_id,
-        "to": msg.to_id,
-        "content": msg.content,
-        "ts": msg.ts,
-    }
-    if msg.edited_at is not None:
-        entry["editedAt"] = msg.edited_at
-    if msg.deleted:
-        entry["deleted"] = True
-    if msg.reply_to is not None:
-        entry["replyTo"] = msg.reply_to
-    return entry
-
-
 async def export_user(store: Store, target: str, out: TextIO) -> int:
     """Write the user and their conversations; returns the number of messages."""
-    user = find_user(await store.list_users(), target)
-    names = {u.user_id: u.username for u in await store.list_users()}
+    users = await store.list_users()
+    user = find_user(users, target)
+    names = {u.user_id: u.username for u in users}
     out.write(json.dumps({"type": "user", "userID": user.user_id, "username": user.username}))
     out.write("\n")
     count = 0
@@ -115,7 +99,7 @@ async def export_user(store: Store, target: str, out: TextIO) -> int:
         while True:
             page = await store.history(user.user_id, peer_id, None, PAGE, after=after)
             for msg in page.messages:
-                entry = message_line(msg)
+                entry = {"type": "message", **wire_message(msg)}  # the protocol's shape
                 entry["with"] = {"userID": peer_id, "username": names.get(peer_id, "")}
                 out.write(json.dumps(entry, ensure_ascii=False))
                 out.write("\n")

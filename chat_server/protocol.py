@@ -58,12 +58,12 @@ ERR_NOT_YOUR_MESSAGE: Final = "not your message"
 # a send refused for one of these fails the same way when retried
 FINAL_SEND_ERRORS: Final = frozenset(
     {
-        "invalid content",
-        "empty content",
-        "content too long",
-        "invalid recipient",
-        "unknown user",
-        "no such message",
+        ERR_INVALID_CONTENT,
+        ERR_EMPTY_CONTENT,
+        ERR_CONTENT_TOO_LONG,
+        ERR_INVALID_RECIPIENT,
+        ERR_UNKNOWN_USER,
+        ERR_NO_SUCH_MESSAGE,
     }
 )
 ERR_INVALID_AROUND: Final = "invalid around"

@@ -24,7 +24,6 @@ from chat_tui import keys, wire
 from chat_tui.cache import Cache
 from chat_tui.changes import Changes, LinkState, Shown, Status
 from chat_tui.client import Link
-from chat_tui.colours import user_colours
 from chat_tui.config import Config
 from chat_tui.editing import Editing
 from chat_tui.inbound import Inbound
@@ -38,7 +37,7 @@ from chat_tui.screens.help import HelpScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import CorruptFile, Session, SessionFile
-from chat_tui.state import ChatState, display_names
+from chat_tui.state import ChatState
 from chat_tui.widgets.user_list import roster_icon
 
 # a theme for low vision: white on black, yellow and cyan accents, no dimmed text
@@ -234,9 +233,9 @@ class ChatApp(Editing, Inbound, Outgoing):
         self.exit()
 
     async def on_unmount(self) -> None:
-        # when the app ends some other way
-        self.save_drafts(quitting=True)
-        self.save_cache()
+        if not self._quitting:  # the app ends some other way (action_quit saved them)
+            self.save_drafts(quitting=True)
+            self.save_cache()
         await self.flush_reads()
         await self.client.shutdown()
 
@@ -278,7 +277,7 @@ class ChatApp(Editing, Inbound, Outgoing):
         order = [c.user_id for c in self.state.ordered()]
         at = order.index(user_id) if user_id in order else 0
         self.state.hide(user_id)
-        names = display_names(self.state.contacts.values(), self.state.self_id)
+        names = self.state.names()
         rest = [u for u in order if u != user_id]
         if rest:
             self.open_conversation(rest[min(at, len(rest) - 1)])
@@ -349,7 +348,7 @@ class ChatApp(Editing, Inbound, Outgoing):
     def action_switcher(self) -> None:
         if not isinstance(self.screen, ChatScreen):
             return
-        names = display_names(self.state.contacts.values(), self.state.self_id)
+        names = self.state.names()
         order = [c.user_id for c in self.state.ordered(everyone=True)]  # hidden ones too
 
         def chosen(choice: RosterEntry | str | None) -> None:
@@ -364,7 +363,7 @@ class ChatApp(Editing, Inbound, Outgoing):
             c.user_id: (roster_icon(c, self.state), c.unread)
             for c in self.state.ordered(everyone=True)
         }
-        colours = user_colours(self.state.contacts.values(), self.current_theme.dark)
+        colours = self.state.colours(self.current_theme.dark)
         self.push_screen(SwitcherScreen(names, order, search, badges, colours), chosen)
 
     async def search_directory(self, prefix: str) -> list[RosterEntry]:

@@ -44,8 +44,3 @@ def colour_indexes(contacts: Iterable[Contact]) -> dict[str, int]:
 
 def colour(index: int, dark: bool) -> str:
     return (DARK if dark else LIGHT)[index % len(DARK)]
-
-
-def user_colours(contacts: Iterable[Contact], dark: bool) -> dict[str, str]:
-    """userID -> its colour on a dark or a light background."""
-    return {uid: colour(i, dark) for uid, i in colour_indexes(contacts).items()}

@@ -18,11 +18,9 @@ from chat_server import protocol as p
 from chat_tui import revisions, wire
 from chat_tui.app_base import AppBase
 from chat_tui.changes import Composing, Focus, Shown
-from chat_tui.colours import user_colours
 from chat_tui.records import ChatMessage, Delivery
 from chat_tui.screens.confirm import ConfirmScreen
 from chat_tui.screens.search import Hit, SearchScreen
-from chat_tui.state import display_names
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.cursor import Act
 
@@ -242,7 +240,7 @@ class Editing(AppBase):
         if not self.server_acks:
             self.notify(UNSUPPORTED.format(what="search"), severity="warning", markup=False)
             return
-        names = display_names(self.state.contacts.values(), self.state.self_id)
+        names = self.state.names()
         open_id = self.state.open_id
 
         def chosen(hit: Hit | None) -> None:
@@ -258,7 +256,7 @@ class Editing(AppBase):
             self.state.self_id,
             open_id,
             names.get(open_id or "", ""),
-            user_colours(self.state.contacts.values(), self.current_theme.dark),
+            self.state.colours(self.current_theme.dark),
         )
         self.push_screen(screen, chosen)
 

@@ -17,7 +17,7 @@ from chat_tui import revisions
 from chat_tui.changes import LinkState, Shown
 from chat_tui.liveness import Liveness
 from chat_tui.records import RosterEntry
-from chat_tui.render import one_line
+from chat_tui.render import clock_ms, one_line
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.login import LoginScreen
 from chat_tui.session_file import Session
@@ -176,7 +176,7 @@ class Inbound(Liveness):
 
     @_apply.register
     def _user_offline(self, message: m.UserOffline) -> None:
-        self.state.apply_user_disconnected(message.user_id, int(time.time() * 1000))
+        self.state.apply_user_disconnected(message.user_id, clock_ms())
         self.changes.roster.publish(None)
 
     @_apply.register
@@ -191,7 +191,7 @@ class Inbound(Liveness):
     def _message_received(self, message: m.MessageReceived) -> None:
         msg = message.message
         if msg.ts is None and not self.server_acks:
-            msg.ts = int(time.time() * 1000)  # a server without times: ours
+            msg.ts = clock_ms()  # a server without times: ours
         placed = self.state.receive(msg, watching=self.app_focus)
         if placed is None:
             return

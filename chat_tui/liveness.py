@@ -23,7 +23,6 @@ from chat_tui.notify import Throttle, desktop_sequence
 from chat_tui.prefs import Prefs
 from chat_tui.records import ChatMessage
 from chat_tui.render import one_line
-from chat_tui.state import display_names
 from chat_tui.terminal import write_sequence
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
@@ -164,7 +163,7 @@ class Liveness(AppBase):
         held = self.throttle.allow(user_id, time.monotonic())
         if held is None:
             return
-        name = display_names(self.state.contacts.values(), self.state.self_id)[user_id]
+        name = self.state.names()[user_id]
         body = one_line(msg.content)
         if held:
             body = f"{body}  (+{held} more)"
@@ -187,6 +186,6 @@ class Liveness(AppBase):
             self.prefs.set_muted(contact.user_id, contact.muted)
         except OSError as exc:
             self.notify(f"Could not save: {exc}", severity="warning", markup=False)
-        name = display_names(self.state.contacts.values(), self.state.self_id)[contact.user_id]
+        name = self.state.names()[contact.user_id]
         self.notify(f"{'Muted' if contact.muted else 'Unmuted'} {name}.", timeout=2, markup=False)
         self.changes.roster.publish(None)

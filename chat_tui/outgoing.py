@@ -14,6 +14,7 @@ from chat_tui.app_base import AppBase
 from chat_tui.changes import Shown
 from chat_tui.outbox import OutboxItem
 from chat_tui.records import Ack, Delivery
+from chat_tui.render import clock_ms
 from chat_tui.screens.chat import ChatScreen
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
@@ -45,7 +46,7 @@ class Outgoing(AppBase):
         reply_to = self.take_reply(to)
         item = OutboxItem(uuid.uuid4().hex, to, event.text, reply_to)
         self.outbox.add(item)
-        own = self.state.add_own(to, event.text, item.client_id, ts=int(time.time() * 1000))
+        own = self.state.add_own(to, event.text, item.client_id, ts=clock_ms())
         own.reply_to = reply_to
         self._conversation_changed(to, Shown.APPENDED)
         self.kick_outbox()

@@ -94,12 +94,17 @@ def day_label(ts_ms: int) -> str:
     return f"{d:%A} {d.day} {d:%B %Y}"
 
 
+def clock_ms() -> int:
+    """The wall clock in ms since the epoch, as the server's times are."""
+    return int(time.time() * 1000)
+
+
 def seen_label(at_ms: int | None, now_ms: int | None = None) -> str:
     """``seen 14:05`` under the last message the peer has read; with the day when it was
     not today (``seen Tue 24 Nov 14:05``)."""
     if at_ms is None:
         return "seen"
-    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    now = now_ms if now_ms is not None else clock_ms()
     if same_day(at_ms, now):
         return f"seen {time_of_day(at_ms)}"
     d = date.fromordinal(_local(at_ms)[0])

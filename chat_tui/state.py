@@ -7,11 +7,11 @@ pending/sent/failed, paging) lives here and is unit-tested on its own.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chat_server.protocol import username_key
+from chat_tui.colours import colour, colour_indexes
 from chat_tui.records import (
     Ack,
     ChatMessage,
@@ -20,7 +20,7 @@ from chat_tui.records import (
     RosterEntry,
     later,
 )
-from chat_tui.render import safe_text
+from chat_tui.render import clock_ms, safe_text
 
 TYPING_EXPIRES_S = 6.0  # a "typing" not repeated within this long is over
 
@@ -52,11 +52,7 @@ def sort_key(contact: Contact, self_id: str | None, by: str = "name") -> tuple[i
 
 def latest_id(contact: Contact) -> int:
     """The id of the latest stored message of a conversation (-1: none)."""
-    return max((m.id for m in reversed(contact.messages[-20:]) if m.id is not None), default=-1)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+    return max((m.id for m in contact.messages[-20:] if m.id is not None), default=-1)
 
 
 def merge_messages(local: list[ChatMessage], snapshot: list[ChatMessage]) -> list[ChatMessage]:
@@ -137,6 +133,11 @@ class ChatState:
     # hidden conversations: userID -> latest message id when hidden (prefs.Saved.hidden)
     hidden: dict[str, int] = field(default_factory=dict)
     hidden_changed: set[str] = field(default_factory=set)  # not yet saved
+    # (the roster's names and ids, display_names, colour indexes): derived, kept until a
+    # name changes (the roster is drawn for every message)
+    _labels: tuple[object, dict[str, str], dict[str, int]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def linked(self) -> bool:
@@ -144,6 +145,25 @@ class ChatState:
         your own row, which a server snapshot sets and a lost link clears."""
         me = self.contacts.get(self.self_id or "")
         return me is not None and me.connected
+
+    def _labelled(self) -> tuple[object, dict[str, str], dict[str, int]]:
+        key = (self.self_id, *((c.user_id, c.username) for c in self.contacts.values()))
+        if self._labels is None or self._labels[0] != key:
+            contacts = list(self.contacts.values())
+            self._labels = (key, display_names(contacts, self.self_id), colour_indexes(contacts))
+        return self._labels
+
+    def names(self) -> dict[str, str]:
+        """What each user is called on screen (display_names); do not change it."""
+        return self._labelled()[1]
+
+    def colour_indexes(self) -> dict[str, int]:
+        """Each user's colour (chat_tui.colours.colour_indexes); do not change it."""
+        return self._labelled()[2]
+
+    def colours(self, dark: bool) -> dict[str, str]:
+        """Each user's colour on a dark or a light background."""
+        return {uid: colour(i, dark) for uid, i in self.colour_indexes().items()}
 
     def reset(self) -> None:
         """Forget everything (the server no longer knows this session)."""
@@ -175,7 +195,7 @@ class ChatState:
 
     def _active(self, contact: Contact, msg: ChatMessage) -> None:
         """A message in a conversation: it moves up the roster, and a hidden one shows."""
-        contact.active = max(contact.active, msg.ts or now_ms())
+        contact.active = max(contact.active, msg.ts or clock_ms())
         self.unhide(contact.user_id)
 
     def apply_users(self, entries: list[RosterEntry]) -> None:

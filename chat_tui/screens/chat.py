@@ -6,7 +6,6 @@ It draws from the app's state and redraws what the app's signals say changed
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -23,10 +22,10 @@ from textual.widgets import Footer, Static
 
 from chat_tui import keys
 from chat_tui.changes import Changes, Composing, ConversationChange, Focus, Shown, Status
-from chat_tui.colours import colour_indexes, user_colours
+from chat_tui.colours import colour
 from chat_tui.records import Contact
-from chat_tui.render import ago, one_line
-from chat_tui.state import ChatState, display_names
+from chat_tui.render import ago, clock_ms, one_line
+from chat_tui.state import ChatState
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.conversation import ConversationView
 from chat_tui.widgets.cursor import BackToComposer
@@ -96,15 +95,12 @@ class ChatScreen(Screen[None]):
 
     # -- drawing ----------------------------------------------------------------------
 
-    def _names(self) -> dict[str, str]:
-        return display_names(self.state.contacts.values(), self.state.self_id)
-
     def draw_status(self, status: Status) -> None:
         self.query_one(StatusBar).set_status(status.link.value, status.detail)
 
     def draw_roster(self, _: None = None) -> None:
         self.query_one(Composer).max_length = self.state.max_length  # known once connected
-        self.query_one(UserList).show(self.state, self._names())
+        self.query_one(UserList).show(self.state, self.state.names())
         self._draw_header()
 
     def _draw_header(self) -> None:
@@ -115,13 +111,13 @@ class ChatScreen(Screen[None]):
             header.update(Text("No conversation open"))
             typing_line.display = False
             return
-        name = self._names()[contact.user_id]
+        name = self.state.names()[contact.user_id]
         status = presence(contact)
         if not self.state.linked and contact.user_id != self.state.self_id:
             status = f"{UNKNOWN} unknown: you are offline"
-        colours = user_colours(self.state.contacts.values(), self.app.current_theme.dark)
+        hue = colour(self.state.colour_indexes()[contact.user_id], self.app.current_theme.dark)
         title = Text()
-        title.append(name, Style(color=colours.get(contact.user_id), bold=True))
+        title.append(name, Style(color=hue, bold=True))
         title.append(f"   {status}{'   muted' if contact.muted else ''}")
         header.update(title)
         typing_line.display = contact.typing_until is not None
@@ -137,8 +133,8 @@ class ChatScreen(Screen[None]):
             mark = None  # the server's marker; none in a conversation with yourself
             if contact and self.state.server_marks and contact.user_id != self.state.self_id:
                 mark = contact.read_up_to or 0
-            colours = colour_indexes(self.state.contacts.values())
-            view.show(contact, self.state.self_id, self._names(), change.count, mark, colours)
+            colours = self.state.colour_indexes()
+            view.show(contact, self.state.self_id, self.state.names(), change.count, mark, colours)
             self._draw_header()
             # after the keys already sent to the composer: an Enter typed before this
             # switch sends its text where it was typed
@@ -172,7 +168,7 @@ class ChatScreen(Screen[None]):
             composer.move_cursor(composer.document.end)
         else:
             msg = composing.message
-            name = self._names().get(msg.from_id, "") if msg is not None else ""
+            name = self.state.names().get(msg.from_id, "") if msg is not None else ""
             first = one_line(msg.content) if msg is not None else ""
             label = f"↳ Replying to {name}: {first} · Escape cancels"
         context.update(Text(label, no_wrap=True, overflow="ellipsis"))
@@ -309,6 +305,6 @@ def presence(contact: Contact, now_ms: int | None = None) -> str:
     if contact.connected:
         return f"{ONLINE} online"
     if contact.last_seen is not None:
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        now = now_ms if now_ms is not None else clock_ms()
         return f"{OFFLINE} last seen {ago(contact.last_seen, now)}"
     return f"{OFFLINE} offline"

@@ -13,7 +13,6 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from chat_tui.colours import user_colours
 from chat_tui.records import Contact
 from chat_tui.state import ChatState
 
@@ -80,7 +79,7 @@ class UserList(OptionList):
         unread_style = self.get_component_rich_style("user-list--unread", partial=True)
         muted_style = self.get_component_rich_style("user-list--muted", partial=True)
         typing_style = self.get_component_rich_style("user-list--typing", partial=True)
-        colours = user_colours(state.contacts.values(), self.app.current_theme.dark)
+        colours = state.colours(self.app.current_theme.dark)
         options = []
         for contact in state.ordered():
             status = online if contact.connected else offline
