@@ -44,9 +44,14 @@ async def test_the_length_shows_near_the_limit_and_too_long_is_not_sent(
         assert not count.display
 
 
-async def test_a_send_refused_for_good_is_not_retried(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "reason",
+    # a limit chat-tui was not told of; a recipient the server no longer has
+    [p.ERR_CONTENT_TOO_LONG, p.ERR_UNKNOWN_RECIPIENT],
+)
+async def test_a_send_refused_for_good_is_not_retried(tmp_path: Path, reason: str) -> None:
     link = FakeLink()
-    link.refuse_sends = p.ERR_CONTENT_TOO_LONG  # a limit chat-tui was not told of
+    link.refuse_sends = reason
     app = ChatApp(link, session_file(tmp_path), username="amy", config=Config(bell=False))
     async with running(app) as pilot:
         await wait_until(lambda: link.post is not None, "the link")
@@ -56,7 +61,7 @@ async def test_a_send_refused_for_good_is_not_retried(tmp_path: Path) -> None:
         contact = app.state.contacts[BOB]
         await wait_until(lambda: contact.messages[-1].delivery is Delivery.FAILED, "refused")
         lines = conversation_lines(app)
-        assert any("not sent: content too long" in line for line in lines)
+        assert any(f"not sent: {reason}" in line for line in lines)
         assert not any("ctrl+r" in line for line in lines)
         link.refuse_sends = ""
         await pilot.press("ctrl+r")
