@@ -4,8 +4,9 @@ package), off by default.
 What is counted: connections and online users (read when scraped), messages stored and
 delivered, events refused by reason (``rate limited`` among them), how long the store
 takes to save a message and how long the message path takes (a ``private message`` from
-its arrival to its acknowledgement), as histograms. With --workers each process keeps
-its own figures: scrape each (they are per process, as Prometheus expects).
+its arrival to its acknowledgement), as histograms, and with a Redis bus how long an event
+takes to cross it (BusProbe). With --workers each process keeps its own figures: scrape
+each (they are per process, as Prometheus expects).
 
 Off, nothing of this runs: the handlers test one attribute and go on. The figures hold
 no user's data (no userID, no text); who may read them is the operator's choice: the
@@ -15,14 +16,21 @@ endpoint is on the server's own port, so keep it off the public side of a revers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Final
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Final
 
+import socketio
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.stores import StoreUnavailable
+from chat_server.transport.emit import PROBE_NAMESPACE, FastEmit
+from chat_server.transport.hooks import OrjsonCodec
 
 if TYPE_CHECKING:
     from chat_server.namespace import ChatNamespace
@@ -35,7 +43,7 @@ class Metrics:
     """One process's figures, in a registry of its own (several servers in one process,
     as in the tests, do not mix theirs)."""
 
-    def __init__(self, namespace: ChatNamespace) -> None:
+    def __init__(self, namespace: ChatNamespace, bus: bool = False) -> None:
         self.namespace = namespace
         self.registry = CollectorRegistry()
         r = self.registry
@@ -66,6 +74,20 @@ class Metrics:
             buckets=BUCKETS,
             registry=r,
         )
+        if bus:
+            self.bus_lag = Histogram(
+                "chat_bus_lag_seconds",
+                "a probe published on the Redis bus until this process's listener handles"
+                " it (the wait of every event that crosses processes)",
+                buckets=BUCKETS,
+                registry=r,
+            )
+            self.bus_probes_lost = Counter(
+                "chat_bus_probes_lost",
+                f"bus probes not back within {PROBE_LOST_S:.0f} s (Redis down, or its"
+                " listener stuck)",
+                registry=r,
+            )
 
     def refuse(self, event: str, reason: str) -> None:
         self.refused.labels(event=event, reason=reason).inc()
@@ -79,3 +101,63 @@ class Metrics:
             self.online.set(len(await namespace.presence.online()))
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+PROBE_EVERY_S: Final = 2.0
+PROBE_LOST_S: Final = 10.0
+
+
+class BusProbe:
+    """The Redis bus lag: every PROBE_EVERY_S, a probe is published on the bus the way
+    an outside emitter would (python-socketio's write-only Redis manager, its public
+    seam), so every process's listener takes it, this one's too; the time until this
+    process's listener hands it to FastEmit is observed. The probe carries only a random
+    token: another process's probes are left to it.
+
+    python-socketio starts a process's listener with its first client, so probing starts
+    then, and a probe counts as lost (not back within PROBE_LOST_S: Redis down, or the
+    listener stuck) only once one has come back. Needs the default build's FastEmit
+    (--stock-transport has no lag figure)."""
+
+    def __init__(self, metrics: Metrics, manager: FastEmit, url: str, channel: str) -> None:
+        self.metrics, self.manager, self.url, self.channel = metrics, manager, url, channel
+        self.pending: dict[str, float] = {}  # token -> when published (monotonic)
+        self.seen = False  # a probe came back: the listener runs
+
+    def received(self, data: Any) -> None:
+        sent = self.pending.pop(data, None) if isinstance(data, str) else None
+        if sent is not None:
+            self.seen = True
+            self.metrics.bus_lag.observe(time.monotonic() - sent)
+
+    def expire(self, now: float) -> None:
+        for token, sent in list(self.pending.items()):
+            if now - sent > PROBE_LOST_S:
+                del self.pending[token]
+                if self.seen:
+                    self.metrics.bus_probes_lost.inc()
+
+    async def run(self) -> None:
+        quiet = logging.getLogger("chat_server.metrics.probe")  # a down Redis: counted, not logged
+        quiet.disabled = True
+        publisher = socketio.AsyncRedisManager(
+            self.url, channel=self.channel, write_only=True, logger=quiet, json=OrjsonCodec
+        )
+        self.manager.probe_sink = self.received
+        try:
+            started = False
+            while True:
+                await asyncio.sleep(PROBE_EVERY_S)
+                started = started or bool(self.metrics.namespace.connections)
+                if not started:
+                    continue  # no listener yet
+                now = time.monotonic()
+                self.expire(now)
+                token = secrets.token_hex(8)
+                self.pending[token] = now
+                await publisher.emit("probe", token, namespace=PROBE_NAMESPACE)
+        finally:
+            self.manager.probe_sink = None
+            if publisher.redis is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(publisher.redis.aclose(), 2)

@@ -1,7 +1,7 @@
 """The server's background work: the watch loop (unjoined connections, revoked sessions,
-deleted users, stock output bounds), retention and pruning. Each loop runs supervised: an
-unexpected error is logged and the loop starts again, it never ends the loop for the life
-of the process."""
+deleted users, stock output bounds), retention, pruning and the bus probe (--metrics).
+Each loop runs supervised: an unexpected error is logged and the loop starts again, it
+never ends the loop for the life of the process."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from chat_server.config import Config
 from chat_server.namespace import ChatNamespace
 from chat_server.stores import Store, StoreUnavailable
 from chat_server.transport import is_stock, stock_output_sweep
+from chat_server.transport.emit import FastEmit
+from chat_server.transport.server import BUS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -131,4 +133,10 @@ def loops(
         run["retention"] = lambda: retention_loop(namespace.store)
     if config.prune_idle_users:
         run["pruning"] = lambda: prune_loop(namespace, config.prune_idle_users)
+    if namespace.metrics is not None and config.bus_url and isinstance(sio.manager, FastEmit):
+        from chat_server.metrics import BusProbe  # prometheus-client: only with --metrics
+
+        run["the bus probe"] = BusProbe(
+            namespace.metrics, sio.manager, config.bus_url, BUS_CHANNEL
+        ).run
     return run

@@ -14,7 +14,8 @@ reaches.py lists them with their canaries.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 import socketio
 from engineio import packet as eio_packet
@@ -22,9 +23,18 @@ from socketio import packet
 
 from chat_server.transport.frames import ws_frame
 
+# the namespace of the Redis bus probes (metrics.BusProbe): no client can join it (the
+# server accepts only the namespaces it has handlers for), and an emit to it reaches the
+# probe's sink instead of any socket
+PROBE_NAMESPACE: Final = "/chat-server-bus-probe"
+
 
 class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
     """AsyncManager whose callback-less emits go straight onto the sockets' queues."""
+
+    # set by --metrics on a bus: called with the data of each bus probe this process
+    # receives (its own and the other processes')
+    probe_sink: Callable[[Any], None] | None = None
 
     async def emit(
         self,
@@ -38,6 +48,10 @@ class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         room = to or room
+        if namespace == PROBE_NAMESPACE:
+            if self.probe_sink is not None:
+                self.probe_sink(data)
+            return
         if callback is not None or namespace not in self.rooms:
             await super().emit(
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs

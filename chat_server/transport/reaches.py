@@ -189,7 +189,8 @@ REACHES: list[Reach] = [
         "socketio.AsyncRedisManager attributes thread, pubsub, redis",
         SIO,
         _SIO_V,
-        "stop_bus: the Redis listener and its connections are closed on shutdown",
+        "stop_bus: the Redis listener and its connections are closed on shutdown; the bus"
+        " probe (metrics.BusProbe) closes its publisher's connection",
         lambda: _sets(socketio.AsyncRedisManager, "thread", "pubsub", "redis"),
     ),
     Reach(

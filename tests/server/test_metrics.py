@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chat_server import metrics as metrics_module
 from chat_server import protocol as p
-from tests.conftest import Harness, Server
+from tests.conftest import Harness, RedisServer, Server
 
 
 async def scrape(srv: Server) -> tuple[int, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
@@ -59,3 +64,65 @@ async def test_metrics_count_messages_refusals_and_latency(h: Harness) -> None:
 async def test_no_metrics_unless_asked(h: Harness, srv: Server) -> None:
     status, _ = await scrape(srv)
     assert status == 404
+
+
+async def wait_for_sample(
+    srv: Server, name: str, at_least: float, within: float = 15
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Scrape until sample ``name`` reaches ``at_least``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        _, m = await scrape(srv)
+        if m.get((name, ()), 0) >= at_least:
+            return m
+        assert asyncio.get_running_loop().time() < deadline, f"{name} stayed below {at_least}"
+        await asyncio.sleep(0.1)  # polling a condition, with the deadline above
+
+
+async def test_bus_lag_is_measured_per_process(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers on one Redis bus: each observes the probes it published, crossing the
+    bus to its own listener, and none of the other's; nothing is lost."""
+    monkeypatch.setattr(metrics_module, "PROBE_EVERY_S", 0.05)
+    redis_server.flush()
+    h = Harness(tmp_path, "redis", redis_server)
+    try:
+        one, two = await h.server(metrics=True), await h.server(metrics=True)
+        alice, bob = await h.login(one, "alice"), await h.login(two, "bob")
+        for srv in (one, two):
+            m = await wait_for_sample(srv, "chat_bus_lag_seconds_count", 5)
+            assert m[("chat_bus_probes_lost_total", ())] == 0
+            assert 0 < m[("chat_bus_lag_seconds_sum", ())] < 5
+        # the bus still carries events both ways
+        ack = await alice.call(p.PRIVATE_MESSAGE, {"content": "hi", "to": bob.user_id})
+        assert "message" in ack
+        (got,) = await bob.wait_for(p.PRIVATE_MESSAGE)
+        assert got["content"] == "hi"
+    finally:
+        await h.close()
+
+
+async def test_no_bus_no_bus_figures(hm: Harness) -> None:
+    srv = await hm.server(metrics=True)
+    _, m = await scrape(srv)
+    assert not [k for k in m if k[0].startswith("chat_bus")]
+
+
+async def test_probes_lost_when_redis_goes_down(
+    own_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the bus has worked, a probe that does not come back counts as lost; the
+    probe loop goes on, and the figures are still served."""
+    monkeypatch.setattr(metrics_module, "PROBE_EVERY_S", 0.05)
+    monkeypatch.setattr(metrics_module, "PROBE_LOST_S", 0.3)
+    h = Harness(tmp_path, "redis", own_redis)
+    try:
+        srv = await h.server(metrics=True)
+        await h.login(srv, "alice")
+        m = await wait_for_sample(srv, "chat_bus_lag_seconds_count", 1)
+        assert m[("chat_bus_probes_lost_total", ())] == 0
+        own_redis.stop()
+        await wait_for_sample(srv, "chat_bus_probes_lost_total", 3)
+    finally:
+        await h.close()
