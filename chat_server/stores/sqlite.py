@@ -8,6 +8,7 @@ deletion and retention in sqlite_admin.py.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Final
@@ -31,11 +32,14 @@ from chat_server.stores.sqlite_admin import SqliteAdmin
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
 from chat_server.stores.sqlite_edits import SqliteEdits
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
-from chat_server.stores.sqlite_search import load_key
+from chat_server.stores.sqlite_search import catch_up, load_key
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
 
 MAX_BATCH: Final = 512
+# messages left out of the search index before a group commit indexes them (one FTS5
+# segment per INDEX_EVERY messages instead of one per commit; docs/performance.md)
+INDEX_EVERY: Final = 128
 
 _MSG_COLUMNS = MSG_COLUMNS
 
@@ -66,6 +70,10 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         self._seq_of: dict[str, int] = {}
         self._user_of: dict[int, str] = {}
         self.search_key = b""  # the key of the search index's word hashes (_load)
+        # messages stored past the search index's mark (sqlite_search.py), as this process
+        # counts them; a group commit that brings them to index_every indexes them
+        self.unindexed = 0
+        self.index_every = INDEX_EVERY
 
     def _register(self, seq: int, user: User) -> User:
         self._seq_of[user.user_id] = seq
@@ -99,6 +107,13 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             if seen is not None:
                 self._seen[user_id] = seen
         self.search_key = load_key(conn)
+        conn.execute("BEGIN IMMEDIATE")  # what the last run left unindexed (a crash)
+        try:
+            catch_up(conn, self.search_key)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -115,6 +130,10 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
     async def close(self) -> None:
         if self.io.is_open:
             await self._batcher.drain()
+            if self.unindexed:  # the next start finds the index complete
+                with contextlib.suppress(StoreUnavailable):
+                    key = self.search_key
+                    await self.io.in_transaction(lambda db: catch_up(db, key))
             await self.io.close()
 
     # -- users ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from chat_server.stores import sqlite_lib
 from chat_server.stores.base import Marked, Message, Saved, StoreError, conversation_key
 from chat_server.stores.batching import Mark, Result, Send, Write
-from chat_server.stores.sqlite_search import index_rows
+from chat_server.stores.sqlite_search import catch_up
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite import SqliteStore
@@ -36,6 +36,7 @@ class Batch:
     inserted: int = 0
     new_peers: set[tuple[int, int]] = field(default_factory=set)
     by_client_id: dict[tuple[int, str], Message] = field(default_factory=dict)
+    indexed: bool = False  # this transaction brought the search index up to date
 
     def run(self, items: list[Write]) -> list[Result | Exception]:
         for item in items:
@@ -47,6 +48,10 @@ class Batch:
         self.flush()
         if self.new_peers:
             self.db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", self.new_peers)
+        store = self.store
+        if self.inserted and store.unindexed + self.inserted >= store.index_every:
+            catch_up(self.db, store.search_key)  # sqlite_search.py: the index trails a little
+            self.indexed = True
         return self.out
 
     def flush(self) -> None:
@@ -54,9 +59,6 @@ class Batch:
             self.db.executemany(
                 f"INSERT INTO messages ({MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", self.rows
             )
-            # the search index, in the same transaction
-            key = self.store.search_key
-            index_rows(self.db, ((r[0], r[4], r[1], r[2]) for r in self.rows), key)
             self.inserted += len(self.rows)
             self.rows = []
 
@@ -133,6 +135,7 @@ class Batch:
         """After the commit: the store's next id, counts and known peers."""
         store = self.store
         store._next_id += self.inserted
+        store.unindexed = 0 if self.indexed else store.unindexed + self.inserted
         store._known_peers |= self.new_peers
         store._messages += self.inserted
         store._last_ts = self.ts

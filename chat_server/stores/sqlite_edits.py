@@ -16,7 +16,13 @@ from chat_server.stores.base import Message, NoSuchMessage, NotYourMessage, User
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Row
 from chat_server.stores.sqlite_io import SqliteIO
 from chat_server.stores.sqlite_lib import Connection
-from chat_server.stores.sqlite_search import index_rows, match_query, unindex_rows
+from chat_server.stores.sqlite_search import (
+    index_rows,
+    indexed_upto,
+    match_query,
+    unindex_rows,
+    unindexed_hits,
+)
 
 NO_BEFORE: Final = 2**63 - 1
 
@@ -67,9 +73,10 @@ class SqliteEdits(UserCache):
                 "UPDATE messages SET content = ?, edited_at = ? WHERE id = ?",
                 (content, at_ms, message_id),
             )
-            key = self.search_key
-            unindex_rows(db, [(message_id, msg.content, row[1], row[2])], key)
-            index_rows(db, [(message_id, content, row[1], row[2])], key)
+            if message_id <= indexed_upto(db):  # past the mark: indexed as it is then
+                key = self.search_key
+                unindex_rows(db, [(message_id, msg.content, row[1], row[2])], key)
+                index_rows(db, [(message_id, content, row[1], row[2])], key)
             return dataclasses.replace(msg, content=content, edited_at=at_ms)
 
         return await self.io.in_transaction(work)
@@ -79,7 +86,8 @@ class SqliteEdits(UserCache):
             row, msg = self._own(db, user_id, message_id)
             if msg.deleted:
                 return msg, False
-            unindex_rows(db, [(message_id, msg.content, row[1], row[2])], self.search_key)
+            if message_id <= indexed_upto(db):  # past the mark: never indexed
+                unindex_rows(db, [(message_id, msg.content, row[1], row[2])], self.search_key)
             db.execute(
                 "UPDATE messages SET content = '', deleted = 1, edited_at = NULL WHERE id = ?",
                 (message_id,),
@@ -98,24 +106,37 @@ class SqliteEdits(UserCache):
         self, me: int, words: list[str], conv: tuple[int, int] | None, before: int, limit: int
     ) -> list[Row]:
         db = self.io.rdb
-        ids = [
-            r[0]
-            for r in db.execute(
-                "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ?"
-                " ORDER BY rowid DESC LIMIT ?",
-                (match_query(words, me, conv, self.search_key), before, limit + 1),
-            )
-        ]
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        # deleted since the index answered: never a hit
-        rows: list[Row] = db.execute(
-            f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) AND deleted = 0"
-            " ORDER BY id DESC",
-            ids,
-        ).fetchall()
-        return rows
+        # one snapshot: the mark, the messages past it (matched by their text), and the
+        # index below it (sqlite_search.py)
+        db.execute("BEGIN")
+        try:
+            upto = indexed_upto(db)
+            ids = unindexed_hits(db, upto, me, conv, words, before, limit + 1)
+            if len(ids) <= limit:
+                ids += [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT rowid FROM search WHERE search MATCH ? AND rowid < ?"
+                        " ORDER BY rowid DESC LIMIT ?",
+                        (
+                            match_query(words, me, conv, self.search_key),
+                            min(before, upto + 1),
+                            limit + 1 - len(ids),
+                        ),
+                    )
+                ]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            # a tombstone is never a hit
+            rows: list[Row] = db.execute(
+                f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) AND deleted = 0"
+                " ORDER BY id DESC",
+                ids,
+            ).fetchall()
+            return rows
+        finally:
+            db.execute("COMMIT")
 
     async def search_messages(
         self, user_id: str, words: list[str], peer_id: str | None, before: int | None, limit: int

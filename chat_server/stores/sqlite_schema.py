@@ -10,7 +10,7 @@ from typing import Final
 
 from chat_server.protocol import username_key
 from chat_server.stores import sqlite_lib
-from chat_server.stores.sqlite_search import index_all
+from chat_server.stores.sqlite_search import index_all, mark_all_indexed
 
 Step = str | Callable[[sqlite_lib.Connection], None]
 
@@ -146,6 +146,9 @@ MIGRATIONS: Final[list[list[Step]]] = [
         "INSERT INTO meta (name, value) VALUES ('search_key', randomblob(16))",
         index_all,
     ],
+    # v6: the search index may trail the messages (sqlite_search.py): the id up to which
+    # it is complete
+    [mark_all_indexed],
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -14,7 +14,20 @@ hash can, which says nothing of the text. ``detail='none'`` and ``columnsize=0``
 index keeps which rows hold a word, not where, and no row sizes (nothing is ranked).
 
 The table is contentless (``content=''``): it keeps no copy of the tokens, so indexing a
-message is one insert into FTS5's in-memory segment, written out once per transaction. A
+message is one insert into FTS5's in-memory segment, written out once per transaction.
+
+Indexing trails the messages a little: FTS5 writes a segment and rewrites its structure
+record at every transaction that touched the index, which cost more than the messages'
+own rows when every group commit (a dozen messages under load) indexed its own. The
+``meta`` row ``search_upto`` says up to which message id the index is complete; a group
+commit that leaves more than ``SqliteStore.index_every`` messages past it indexes them
+all, in the same transaction (catch_up), and so do opening and closing the store. A
+search matches the few messages past the mark by their text (unindexed_hits), in the
+same read transaction as its index query, so every stored message is found at once.
+Edits and deletes touch the index only for messages it already holds; catch_up reads
+what is stored when it runs, so a message edited or deleted before it was indexed is
+indexed as it is then, or not at all (also when another process, ``chat-server users
+delete``, did it). A
 row leaves the index through FTS5's ``delete`` command, given the tokens it was indexed
 with (index_text of the row's current text, which is why every change of a message's
 text goes through index_rows / unindex_rows); with the ``secure-delete`` option its
@@ -30,7 +43,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from chat_server.text import search_words
+from chat_server.text import matches, search_words
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite_lib import Connection
@@ -129,11 +142,74 @@ def unindex_rows(db: Connection, rows: Iterable[tuple[int, str, int, int]], key:
 
 def unindex_where(db: Connection, where: str, params: tuple[object, ...], key: bytes) -> None:
     """Take the (not deleted) messages ``where`` selects out of the index, before they are
-    deleted wholesale (a deleted user, retention)."""
+    deleted wholesale (a deleted user, retention); those past the mark are not in it."""
     rows = db.execute(
-        f"SELECT id, content, a, b FROM messages WHERE deleted = 0 AND ({where})", params
+        f"SELECT id, content, a, b FROM messages WHERE deleted = 0 AND id <= ? AND ({where})",
+        (indexed_upto(db), *params),
     ).fetchall()
     unindex_rows(db, rows, key)
+
+
+def indexed_upto(db: Connection) -> int:
+    """The id up to which every stored message is in the index (schema v6)."""
+    (upto,) = db.execute("SELECT value FROM meta WHERE name = 'search_upto'").fetchone()
+    return int(upto)
+
+
+def catch_up(db: Connection, key: bytes) -> int:
+    """Index the messages past the mark as they are stored now, in the caller's
+    transaction, and move the mark to the last message; returns how many were indexed."""
+    upto, done = indexed_upto(db), 0
+    while True:
+        rows = db.execute(
+            "SELECT id, content, a, b, deleted FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+            (upto, INDEX_CHUNK),
+        ).fetchall()
+        if not rows:
+            break
+        live = [(i, content, a, b) for i, content, a, b, deleted in rows if not deleted]
+        index_rows(db, live, key)
+        done += len(live)
+        upto = rows[-1][0]
+    db.execute("UPDATE meta SET value = ? WHERE name = 'search_upto'", (upto,))
+    return done
+
+
+def unindexed_hits(
+    db: Connection,
+    upto: int,
+    me: int,
+    conversation: tuple[int, int] | None,
+    words: list[str],
+    before: int,
+    limit: int,
+) -> list[int]:
+    """The ids of the messages past the mark (not in the index yet) that a search finds:
+    the caller's (or the conversation's), before ``before``, holding every word; newest
+    first, ``limit`` at most. Few: the store indexes them once they pass index_every."""
+    if conversation is not None:
+        scope, params = "a = ? AND b = ?", conversation
+    else:
+        scope, params = "(a = ? OR b = ?)", (me, me)
+    found: list[int] = []
+    for msg_id, content in db.execute(
+        "SELECT id, content FROM messages WHERE id > ? AND id < ? AND deleted = 0"
+        f" AND {scope} ORDER BY id DESC",
+        (upto, before, *params),
+    ):
+        if matches(words, search_words(content)):
+            found.append(msg_id)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def mark_all_indexed(db: Connection) -> None:
+    """Schema v6: the index v5 made holds every message stored before it."""
+    db.execute(
+        "INSERT INTO meta (name, value) VALUES ('search_upto', (SELECT coalesce(max(id), 0)"
+        " FROM messages))"
+    )
 
 
 def index_all(db: Connection) -> None:

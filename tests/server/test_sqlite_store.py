@@ -12,6 +12,7 @@ from chat_server.stores import UsernameTaken, make_store, sqlite_lib
 from chat_server.stores.sqlite import SqliteStore
 from chat_server.stores.sqlite_admin import RETENTION_CHUNK
 from chat_server.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from chat_server.stores.sqlite_search import indexed_upto
 from tests.conftest import Harness
 
 
@@ -86,7 +87,8 @@ async def test_a_version_1_database_keeps_its_messages(tmp_path: Path) -> None:
         latest = await store.latest_pages("uid-alice", [peer for peer, _ in convs], 10)
         assert sorted(latest) == ["uid-bob", "uid-carol"]
         assert [m.content for m in latest["uid-carol"].messages] == ["hey"]
-        # v5 indexed the messages stored before it
+        # v5 indexed the messages stored before it, and v6 marks them indexed
+        assert await store.io.read(indexed_upto, store.io.rdb) == 3
         found, _ = await store.search_messages("uid-alice", ["hi"], None, None, 10)
         assert [m.id for m in found] == [2, 1]
         again = await store.save_message("uid-alice", "uid-bob", "hi bob", "c1")

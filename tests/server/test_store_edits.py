@@ -11,6 +11,8 @@ import pytest
 
 from chat_server.stores import NoSuchMessage, NotYourMessage, Store, make_store
 from chat_server.stores.sqlite import SqliteStore
+from chat_server.stores.sqlite_lib import Connection
+from chat_server.stores.sqlite_search import indexed_upto, token
 from chat_server.text import search_words
 from chat_server.tokens import hash_session_id
 from tests.conftest import Harness, redis_for, wait_until
@@ -112,10 +114,12 @@ def files_holding(folder: Path, needle: bytes) -> list[str]:
     return [p.name for p in folder.iterdir() if p.is_file() and needle in p.read_bytes()]
 
 
+@pytest.mark.parametrize("index_every", [1, 128])  # indexed at once, or still past the mark
 async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
-    tmp_path: Path,
+    tmp_path: Path, index_every: int
 ) -> None:
     store = SqliteStore(tmp_path / "chat.db")
+    store.index_every = index_every
     await store.open()
     try:
         for uid in ("a", "b"):
@@ -248,3 +252,138 @@ def test_sqlite_index_tokens_keep_their_format() -> None:
     for n in range(WORD_CACHE + 5):
         tokens.word(str(n))
     assert tokens.word("café") == want
+
+
+def index_hits(db: Connection, word: str, key: bytes) -> list[int]:
+    """The rowids the search index holds for one word."""
+    query = f'"{token(word, key)}"'
+    return [r[0] for r in db.execute("SELECT rowid FROM search WHERE search MATCH ?", (query,))]
+
+
+@pytest.mark.parametrize("index_every", [1, 7, 10_000])
+async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
+    tmp_path: Path, index_every: int
+) -> None:
+    """The index trails the messages by fewer than index_every: whatever the mark, a
+    search finds every stored message at once, newest first, paged without a gap or a
+    repeat, through edits and deletes on both sides of the mark."""
+    store = SqliteStore(tmp_path / "chat.db")
+    store.index_every = index_every
+    await store.open()
+    try:
+        for uid in ("a", "b", "c"):
+            await store.create_user(uid, uid, hash_session_id(uid))
+        sent = []
+        for i in range(40):
+            frm, to = [("a", "b"), ("b", "a"), ("a", "c"), ("c", "b")][i % 4]
+            words = "otter" if i % 3 else "otter heron"
+            sent.append((await store.save_message(frm, to, f"{words} {i}")).message)
+        upto = await store.io.read(indexed_upto, store.io.rdb)
+        assert sent[-1].id - upto < index_every
+        # an edit and a delete of the oldest messages and of the newest
+        for m in (sent[0], sent[-4]):
+            await store.edit_message(m.from_id, m.id, f"heron only {m.id}", 1)
+        for m in (sent[3], sent[-1]):
+            await store.delete_message(m.from_id, m.id)
+        texts = {m.id: m.content for m in sent}
+        texts.update({m.id: f"heron only {m.id}" for m in (sent[0], sent[-4])})
+        gone = {sent[3].id, sent[-1].id}
+
+        def expected(user: str, word: str, peer: str | None = None) -> list[int]:
+            return sorted(
+                (
+                    m.id
+                    for m in sent
+                    if m.id not in gone
+                    and user in (m.from_id, m.to_id)
+                    and (peer is None or peer in (m.from_id, m.to_id))
+                    and word in texts[m.id].split()
+                ),
+                reverse=True,
+            )
+
+        for user, word, peer in [
+            ("a", "otter", None),
+            ("a", "heron", None),
+            ("b", "otter", "c"),
+            ("c", "heron", None),
+            ("a", "otter", "b"),
+        ]:
+            got, before, more = [], None, True
+            while more:  # pages of 4
+                page, more = await store.search_messages(user, [word], peer, before, 4)
+                got += [m.id for m in page]
+                before = page[-1].id if page else None
+            assert got == expected(user, word, peer), (user, word, peer)
+        # nothing past the mark is in the index; nothing deleted or edited away is either
+        key = store.search_key
+        upto = await store.io.read(indexed_upto, store.io.rdb)
+        otters = await store.io.read(index_hits, store.io.rdb, "otter", key)
+        assert set(otters) == {
+            m.id
+            for m in sent
+            if m.id <= upto and m.id not in gone and "otter" in texts[m.id].split()
+        }
+
+        def check() -> None:
+            store.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+
+        await store.io.write(check)
+    finally:
+        await store.close()
+    # a clean close leaves the index complete: the next start has nothing to catch up
+    again = SqliteStore(tmp_path / "chat.db")
+    await again.open()
+    try:
+        assert await again.io.read(indexed_upto, again.io.rdb) == sent[-1].id
+        assert again.unindexed == 0
+    finally:
+        await again.close()
+
+
+async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) -> None:
+    """Messages past the mark when the process died are indexed when the file is next
+    opened; a user deleted meanwhile by another process (chat-server users delete)
+    leaves nothing in the index, before or after."""
+    path = tmp_path / "chat.db"
+    crashed = SqliteStore(path)
+    crashed.index_every = 10_000
+    await crashed.open()
+    try:
+        for uid in ("a", "b", "c"):
+            await crashed.create_user(uid, uid, hash_session_id(uid))
+        kept = [(await crashed.save_message("a", "b", f"walrus {i}")).message for i in range(5)]
+        key = crashed.search_key
+        assert await crashed.io.read(index_hits, crashed.io.rdb, "walrus", key) == []
+        admin = SqliteStore(path)  # another process, while this one runs
+        await admin.open()  # it indexes what it finds past the mark
+        try:
+            for i in range(5):  # past the mark again
+                await crashed.save_message("c", "a", f"narwhal {i}")
+            assert await admin.delete_user("c") == 5
+            assert await crashed.io.read(index_hits, crashed.io.rdb, "narwhal", key) == []
+        finally:
+            await admin.close()
+        more = (await crashed.save_message("b", "a", "walrus again")).message
+        # this process "dies" here: its connections go away without a close()
+        await crashed.io.close()
+        crashed.unindexed = 0
+    finally:
+        await crashed.close()
+    reopened = SqliteStore(path)
+    await reopened.open()
+    try:
+        db = reopened.io.rdb
+        assert await reopened.io.read(indexed_upto, db) == more.id
+        walruses = await reopened.io.read(index_hits, db, "walrus", key)
+        assert sorted(walruses) == [m.id for m in kept] + [more.id]
+        assert await reopened.io.read(index_hits, db, "narwhal", key) == []
+        found, _ = await reopened.search_messages("a", ["walrus"], None, None, 10)
+        assert [m.id for m in found] == [more.id, *reversed([m.id for m in kept])]
+
+        def check() -> None:
+            reopened.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+
+        await reopened.io.write(check)
+    finally:
+        await reopened.close()
