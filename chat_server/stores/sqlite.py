@@ -8,7 +8,7 @@ deletion and retention in sqlite_admin.py.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Final
@@ -32,9 +32,11 @@ from chat_server.stores.sqlite_admin import SqliteAdmin
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
 from chat_server.stores.sqlite_edits import SqliteEdits
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
-from chat_server.stores.sqlite_search import catch_up, load_key
+from chat_server.stores.sqlite_search import catch_up, indexed_upto, load_key
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 512
 # messages left out of the search index before a group commit indexes them (one FTS5
@@ -107,13 +109,7 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             if seen is not None:
                 self._seen[user_id] = seen
         self.search_key = load_key(conn)
-        conn.execute("BEGIN IMMEDIATE")  # what the last run left unindexed (a crash)
-        try:
-            catch_up(conn, self.search_key)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        self._catch_up_at_open(conn)
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -124,17 +120,39 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         (top,) = conn.execute("SELECT max(id) FROM messages").fetchone()
         self._next_id = max(seq or 0, top or 0) + 1
 
+    def _catch_up_at_open(self, conn: sqlite_lib.Connection) -> None:
+        """Index what the last run left past the mark (it stopped without closing), if
+        anything: a process that only reads (``chat-server users list``) takes no write
+        lock. A failure is logged, not fatal: searches still find those messages (by
+        their text) and the next group commit past index_every tries again."""
+        (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+        if top <= indexed_upto(conn):
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                catch_up(conn, self.search_key)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite_lib.Error as exc:
+            log.warning("the search index could not catch up at open (%s); later", exc)
+
     async def open(self) -> None:
         await self.io.open(self._load)
 
     async def close(self) -> None:
         if self.io.is_open:
             await self._batcher.drain()
-            if self.unindexed:  # the next start finds the index complete
-                with contextlib.suppress(StoreUnavailable):
+            try:
+                if self.unindexed:  # the next start finds the index complete
                     key = self.search_key
                     await self.io.in_transaction(lambda db: catch_up(db, key))
-            await self.io.close()
+            except (StoreUnavailable, sqlite_lib.Error) as exc:
+                log.warning("the search index could not catch up at close (%s)", exc)
+            finally:
+                await self.io.close()
 
     # -- users ------------------------------------------------------------------------
 

@@ -1,14 +1,15 @@
 """The SQLite store's group commit: every write that senders wait for (new messages, read
 markers) goes into one transaction per batch, in the order it was submitted.
 
-Message ids are assigned here, in order: this connection is the only writer of the file,
-so the next id is known without asking SQLite, and a run of messages goes in with one
+Message ids are assigned here, in order: this process is the only one that adds messages
+to the file, so the next id is known without asking SQLite, and a run of messages goes in with one
 executemany. The store's caches change only after the commit: a rolled-back batch
 changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from chat_server.stores.sqlite_search import catch_up
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
 
 MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id, edited_at, deleted, reply_to"
 Row = tuple[int, int, int, int, str, int, str | None, int | None, int, int | None]
@@ -50,9 +53,24 @@ class Batch:
             self.db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", self.new_peers)
         store = self.store
         if self.inserted and store.unindexed + self.inserted >= store.index_every:
-            catch_up(self.db, store.search_key)  # sqlite_search.py: the index trails a little
-            self.indexed = True
+            self.catch_up()
         return self.out
+
+    def catch_up(self) -> None:
+        """Bring the search index up to date in this transaction (sqlite_search.py). Its
+        failure costs the batch nothing: it is undone alone, the messages are stored
+        (searches find them by their text) and a later batch tries again."""
+        db = self.db
+        db.execute("SAVEPOINT catch_up")
+        try:
+            catch_up(db, self.store.search_key)
+        except sqlite_lib.Error as exc:
+            db.execute("ROLLBACK TO catch_up")
+            db.execute("RELEASE catch_up")
+            log.warning("the search index could not catch up (%s); later", exc)
+            return
+        db.execute("RELEASE catch_up")
+        self.indexed = True
 
     def flush(self) -> None:
         if self.rows:

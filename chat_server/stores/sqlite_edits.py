@@ -1,8 +1,9 @@
 """Edits, deletes and search on the SQLite store (a mixin of SqliteStore, which provides
 the file, the user maps and the row reader).
 
-An edit or a delete is one transaction of the writer that changes the row and its search
-entry together. A delete leaves a tombstone row (no text) and asks the file to be scrubbed:
+An edit or a delete is one transaction of the writer that changes the row and, if the
+search index holds it already (at or below its mark, sqlite_search.py), its entry
+together. A delete leaves a tombstone row (no text) and asks the file to be scrubbed:
 PRAGMA secure_delete has zeroed the freed bytes in the pages, and the next checkpoint
 truncates the WAL, whose older frames still held the text (sqlite_io.py).
 """
@@ -73,7 +74,7 @@ class SqliteEdits(UserCache):
                 "UPDATE messages SET content = ?, edited_at = ? WHERE id = ?",
                 (content, at_ms, message_id),
             )
-            if message_id <= indexed_upto(db):  # past the mark: indexed as it is then
+            if message_id <= indexed_upto(db):  # else catch_up indexes the new text later
                 key = self.search_key
                 unindex_rows(db, [(message_id, msg.content, row[1], row[2])], key)
                 index_rows(db, [(message_id, content, row[1], row[2])], key)
@@ -86,7 +87,7 @@ class SqliteEdits(UserCache):
             row, msg = self._own(db, user_id, message_id)
             if msg.deleted:
                 return msg, False
-            if message_id <= indexed_upto(db):  # past the mark: never indexed
+            if message_id <= indexed_upto(db):  # else it never reaches the index
                 unindex_rows(db, [(message_id, msg.content, row[1], row[2])], self.search_key)
             db.execute(
                 "UPDATE messages SET content = '', deleted = 1, edited_at = NULL WHERE id = ?",
@@ -109,6 +110,7 @@ class SqliteEdits(UserCache):
         # one snapshot: the mark, the messages past it (matched by their text), and the
         # index below it (sqlite_search.py)
         db.execute("BEGIN")
+        ok = False
         try:
             upto = indexed_upto(db)
             ids = unindexed_hits(db, upto, me, conv, words, before, limit + 1)
@@ -125,18 +127,22 @@ class SqliteEdits(UserCache):
                         ),
                     )
                 ]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            # a tombstone is never a hit
-            rows: list[Row] = db.execute(
-                f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) AND deleted = 0"
-                " ORDER BY id DESC",
-                ids,
-            ).fetchall()
+            rows: list[Row] = []
+            if ids:
+                marks = ",".join("?" * len(ids))
+                # a tombstone is never a hit
+                rows = db.execute(
+                    f"SELECT {MSG_COLUMNS} FROM messages WHERE id IN ({marks}) AND deleted = 0"
+                    " ORDER BY id DESC",
+                    ids,
+                ).fetchall()
+            ok = True
             return rows
         finally:
-            db.execute("COMMIT")
+            if ok:
+                db.execute("COMMIT")
+            elif db.in_transaction:  # SQLite may have rolled back already (I/O, memory)
+                db.execute("ROLLBACK")
 
     async def search_messages(
         self, user_id: str, words: list[str], peer_id: str | None, before: int | None, limit: int

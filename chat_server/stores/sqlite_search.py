@@ -20,7 +20,7 @@ Indexing trails the messages a little: FTS5 writes a segment and rewrites its st
 record at every transaction that touched the index, which cost more than the messages'
 own rows when every group commit (a dozen messages under load) indexed its own. The
 ``meta`` row ``search_upto`` says up to which message id the index is complete; a group
-commit that leaves more than ``SqliteStore.index_every`` messages past it indexes them
+commit that leaves ``SqliteStore.index_every`` messages or more past it indexes them
 all, in the same transaction (catch_up), and so do opening and closing the store. A
 search matches the few messages past the mark by their text (unindexed_hits), in the
 same read transaction as its index query, so every stored message is found at once.

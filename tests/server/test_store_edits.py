@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.stores import NoSuchMessage, NotYourMessage, Store, make_store
+from chat_server.stores import (
+    NoSuchMessage,
+    NotYourMessage,
+    Store,
+    make_store,
+    sqlite_batch,
+    sqlite_lib,
+)
 from chat_server.stores.sqlite import SqliteStore
 from chat_server.stores.sqlite_lib import Connection
 from chat_server.stores.sqlite_search import indexed_upto, token
@@ -140,6 +147,8 @@ async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
             2.5,
         )
         assert await store.search_messages("a", ["zanzibarquokka7"], None, None, 5) == ([], False)
+        for word in ("zanzibarquokka7", "passphrase"):  # nor a hash of its words
+            assert await store.io.read(index_hits, store.io.rdb, word, store.search_key) == []
         # the index stays consistent through edits, deletes, a deleted user and retention
         await store.create_user("c", "c", hash_session_id("c"))
         await store.save_message("c", "a", "filler from c")
@@ -260,14 +269,18 @@ def index_hits(db: Connection, word: str, key: bytes) -> list[int]:
     return [r[0] for r in db.execute("SELECT rowid FROM search WHERE search MATCH ?", (query,))]
 
 
-@pytest.mark.parametrize("index_every", [1, 7, 10_000])
+@pytest.mark.parametrize(
+    ("index_every", "synchronous"),
+    [(1, "normal"), (7, "normal"), (7, "full"), (10_000, "normal")],  # full: a writer thread
+)
 async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
-    tmp_path: Path, index_every: int
+    tmp_path: Path, index_every: int, synchronous: str
 ) -> None:
     """The index trails the messages by fewer than index_every: whatever the mark, a
     search finds every stored message at once, newest first, paged without a gap or a
-    repeat, through edits and deletes on both sides of the mark."""
-    store = SqliteStore(tmp_path / "chat.db")
+    repeat, through edits and deletes on both sides of the mark; once caught up (at the
+    next open), the index holds exactly the messages' current words."""
+    store = SqliteStore(tmp_path / "chat.db", synchronous)
     store.index_every = index_every
     await store.open()
     try:
@@ -302,19 +315,22 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
                 reverse=True,
             )
 
-        for user, word, peer in [
-            ("a", "otter", None),
-            ("a", "heron", None),
-            ("b", "otter", "c"),
-            ("c", "heron", None),
-            ("a", "otter", "b"),
-        ]:
-            got, before, more = [], None, True
-            while more:  # pages of 4
-                page, more = await store.search_messages(user, [word], peer, before, 4)
-                got += [m.id for m in page]
-                before = page[-1].id if page else None
-            assert got == expected(user, word, peer), (user, word, peer)
+        async def all_pages(chat: SqliteStore) -> None:
+            for user, word, peer in [
+                ("a", "otter", None),
+                ("a", "heron", None),
+                ("b", "otter", "c"),
+                ("c", "heron", None),
+                ("a", "otter", "b"),
+            ]:
+                got, before, more = [], None, True
+                while more:  # pages of 4
+                    page, more = await chat.search_messages(user, [word], peer, before, 4)
+                    got += [m.id for m in page]
+                    before = page[-1].id if page else None
+                assert got == expected(user, word, peer), (user, word, peer)
+
+        await all_pages(store)
         # nothing past the mark is in the index; nothing deleted or edited away is either
         key = store.search_key
         upto = await store.io.read(indexed_upto, store.io.rdb)
@@ -331,12 +347,24 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
         await store.io.write(check)
     finally:
         await store.close()
-    # a clean close leaves the index complete: the next start has nothing to catch up
+    # a clean close leaves the index complete, holding exactly the current words
     again = SqliteStore(tmp_path / "chat.db")
+    again.index_every = 10_000
     await again.open()
     try:
-        assert await again.io.read(indexed_upto, again.io.rdb) == sent[-1].id
-        assert again.unindexed == 0
+        db = again.io.rdb
+        assert await again.io.read(indexed_upto, db) == sent[-1].id
+        for word in ("otter", "heron"):
+            held = await again.io.read(index_hits, db, word, key)
+            assert sorted(held) == sorted(
+                m.id for m in sent if m.id not in gone and word in texts[m.id].split()
+            ), word
+        await all_pages(again)  # now all through the index
+
+        def check_again() -> None:
+            again.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+
+        await again.io.write(check_again)
     finally:
         await again.close()
 
@@ -387,3 +415,38 @@ async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) ->
         await reopened.io.write(check)
     finally:
         await reopened.close()
+
+
+async def test_sqlite_a_failed_catch_up_costs_the_batch_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index catching up fails (say, a damaged index): the batch's messages are
+    stored all the same and found by search, the mark stays, and a later batch catches
+    up."""
+    store = SqliteStore(tmp_path / "chat.db")
+    store.index_every = 3
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, hash_session_id(uid))
+        failures = []
+
+        def broken(db: Connection, key: bytes) -> int:
+            db.execute("INSERT INTO search (rowid, words) VALUES (?, ?)", (10**9, "x"))
+            failures.append(1)
+            raise sqlite_lib.OperationalError("simulated: the index is damaged")
+
+        monkeypatch.setattr(sqlite_batch, "catch_up", broken)
+        first = [(await store.save_message("a", "b", f"puffin {i}")).message for i in range(4)]
+        assert failures  # it was tried, and undone alone
+        assert await store.io.read(indexed_upto, store.io.rdb) == 0
+        assert await store.io.read(index_hits, store.io.rdb, "x", store.search_key) == []
+        found, _ = await store.search_messages("b", ["puffin"], None, None, 10)
+        assert [m.id for m in found] == [m.id for m in reversed(first)]
+        monkeypatch.undo()
+        last = (await store.save_message("b", "a", "puffin again")).message
+        assert await store.io.read(indexed_upto, store.io.rdb) == last.id
+        held = await store.io.read(index_hits, store.io.rdb, "puffin", store.search_key)
+        assert sorted(held) == [m.id for m in first] + [last.id]
+    finally:
+        await store.close()
