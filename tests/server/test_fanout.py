@@ -206,3 +206,12 @@ def test_websocket_frames_are_built_as_rfc6455_says() -> None:
             assert frame[1] == 126 and int.from_bytes(frame[2:4], "big") == n
         else:
             assert frame[1] == 127 and int.from_bytes(frame[2:10], "big") == n
+
+
+def test_redis_replies_are_parsed_in_c() -> None:
+    """The redis extra brings hiredis: redis-py then parses every reply of the store, the
+    presence and the bus in C (in Python it was about 30% of each --workers process's CPU;
+    docs/performance.md)."""
+    import redis.utils
+
+    assert redis.utils.HIREDIS_AVAILABLE
