@@ -118,7 +118,7 @@ def create_app(
     if config.metrics:
         from chat_server.metrics import Metrics  # prometheus-client loads only when asked
 
-        metrics = Metrics(namespace, bus=config.bus_url is not None)
+        metrics = Metrics(namespace)
         namespace.measure(metrics)
         app.router.add_get("/metrics", metrics.handler)
     app.on_response_prepare.append(server_header)

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.stores import StoreUnavailable
-from chat_server.transport.emit import PROBE_NAMESPACE, FastEmit
+from chat_server.transport.emit import PROBE_NAMESPACE, FastRedisEmit
 from chat_server.transport.hooks import OrjsonCodec
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Metrics:
     """One process's figures, in a registry of its own (several servers in one process,
     as in the tests, do not mix theirs)."""
 
-    def __init__(self, namespace: ChatNamespace, bus: bool = False) -> None:
+    def __init__(self, namespace: ChatNamespace) -> None:
         self.namespace = namespace
         self.registry = CollectorRegistry()
         r = self.registry
@@ -74,7 +74,7 @@ class Metrics:
             buckets=BUCKETS,
             registry=r,
         )
-        if bus:
+        if namespace.config.bus_url is not None:
             self.bus_lag = Histogram(
                 "chat_bus_lag_seconds",
                 "a probe published on the Redis bus until this process's listener handles"
@@ -119,8 +119,8 @@ class BusProbe:
     listener stuck) only once one has come back. Needs the default build's FastEmit
     (--stock-transport has no lag figure)."""
 
-    def __init__(self, metrics: Metrics, manager: FastEmit, url: str, channel: str) -> None:
-        self.metrics, self.manager, self.url, self.channel = metrics, manager, url, channel
+    def __init__(self, metrics: Metrics, manager: FastRedisEmit, url: str) -> None:
+        self.metrics, self.manager, self.url = metrics, manager, url
         self.pending: dict[str, float] = {}  # token -> when published (monotonic)
         self.seen = False  # a probe came back: the listener runs
 
@@ -141,7 +141,7 @@ class BusProbe:
         quiet = logging.getLogger("chat_server.metrics.probe")  # a down Redis: counted, not logged
         quiet.disabled = True
         publisher = socketio.AsyncRedisManager(
-            self.url, channel=self.channel, write_only=True, logger=quiet, json=OrjsonCodec
+            self.url, channel=self.manager.channel, write_only=True, logger=quiet, json=OrjsonCodec
         )
         self.manager.probe_sink = self.received
         try:

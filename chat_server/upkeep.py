@@ -16,8 +16,7 @@ from chat_server.config import Config
 from chat_server.namespace import ChatNamespace
 from chat_server.stores import Store, StoreUnavailable
 from chat_server.transport import is_stock, stock_output_sweep
-from chat_server.transport.emit import FastEmit
-from chat_server.transport.server import BUS_CHANNEL
+from chat_server.transport.emit import FastRedisEmit
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +132,8 @@ def loops(
         run["retention"] = lambda: retention_loop(namespace.store)
     if config.prune_idle_users:
         run["pruning"] = lambda: prune_loop(namespace, config.prune_idle_users)
-    if namespace.metrics is not None and config.bus_url and isinstance(sio.manager, FastEmit):
+    if namespace.metrics is not None and config.bus_url and isinstance(sio.manager, FastRedisEmit):
         from chat_server.metrics import BusProbe  # prometheus-client: only with --metrics
 
-        run["the bus probe"] = BusProbe(
-            namespace.metrics, sio.manager, config.bus_url, BUS_CHANNEL
-        ).run
+        run["the bus probe"] = BusProbe(namespace.metrics, sio.manager, config.bus_url).run
     return run

@@ -109,7 +109,6 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             if seen is not None:
                 self._seen[user_id] = seen
         self.search_key = load_key(conn)
-        self._catch_up_at_open(conn)
         (self._messages,) = conn.execute("SELECT count(*) FROM messages").fetchone()
         (last_ts,) = conn.execute("SELECT max(ts) FROM messages").fetchone()
         self._last_ts = last_ts or 0
@@ -119,23 +118,19 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         ).fetchone()
         (top,) = conn.execute("SELECT max(id) FROM messages").fetchone()
         self._next_id = max(seq or 0, top or 0) + 1
+        self._catch_up_at_open(conn, top or 0)
 
-    def _catch_up_at_open(self, conn: sqlite_lib.Connection) -> None:
+    def _catch_up_at_open(self, conn: sqlite_lib.Connection, top: int) -> None:
         """Index what the last run left past the mark (it stopped without closing), if
-        anything: a process that only reads (``chat-server users list``) takes no write
-        lock. A failure is logged, not fatal: searches still find those messages (by
-        their text) and the next group commit past index_every tries again."""
-        (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+        anything (``top``: the last message's id): a process that only reads
+        (``chat-server users list``) takes no write lock. A failure is logged, not fatal:
+        searches still find those messages (by their text) and the next group commit past
+        index_every tries again."""
         if top <= indexed_upto(conn):
             return
+        key = self.search_key
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                catch_up(conn, self.search_key)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            self.io.transaction(lambda db: catch_up(db, key))
         except sqlite_lib.Error as exc:
             log.warning("the search index could not catch up at open (%s); later", exc)
 

@@ -33,8 +33,6 @@ from chat_server.transport.hooks import OrjsonCodec, SafePacket, TextPacket
 
 log = logging.getLogger(__name__)
 
-BUS_CHANNEL = "chat-server"  # the Redis pub/sub channel of the bus
-
 # the stock build bounds a socket's queue by packets: a message is at most 24 KB in JSON
 STOCK_PACKET_BYTES = 1024
 
@@ -49,7 +47,7 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     manager: socketio.AsyncManager
     if config.bus_url is not None:
         kind = socketio.AsyncRedisManager if "fanout" in off else FastRedisEmit
-        manager = kind(config.bus_url, channel=BUS_CHANNEL, json=json_codec)
+        manager = kind(config.bus_url, channel="chat-server", json=json_codec)
     else:
         manager = socketio.AsyncManager() if "fanout" in off else FastEmit()
     server_class = socketio.AsyncServer if "compression" in off else ChatSocketServer

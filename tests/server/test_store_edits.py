@@ -160,10 +160,7 @@ async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
         fresh = (await store.save_message("b", "a", "fresh filler")).message
         assert (await store.search_messages("a", ["filler"], None, None, 50))[0] == [fresh]
 
-        def check() -> None:
-            store.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
-
-        await store.io.write(check)
+        await integrity_check(store)
     finally:
         await store.close()
     assert not files_holding(tmp_path, b"zanzibarquokka7")
@@ -263,6 +260,15 @@ def test_sqlite_index_tokens_keep_their_format() -> None:
     assert tokens.word("café") == want
 
 
+async def integrity_check(store: SqliteStore) -> None:
+    """FTS5's own check of the search index (it raises on a damaged index)."""
+
+    def check() -> None:
+        store.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+
+    await store.io.write(check)
+
+
 def index_hits(db: Connection, word: str, key: bytes) -> list[int]:
     """The rowids the search index holds for one word."""
     query = f'"{token(word, key)}"'
@@ -341,10 +347,7 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
             if m.id <= upto and m.id not in gone and "otter" in texts[m.id].split()
         }
 
-        def check() -> None:
-            store.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
-
-        await store.io.write(check)
+        await integrity_check(store)
     finally:
         await store.close()
     # a clean close leaves the index complete, holding exactly the current words
@@ -361,10 +364,7 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
             ), word
         await all_pages(again)  # now all through the index
 
-        def check_again() -> None:
-            again.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
-
-        await again.io.write(check_again)
+        await integrity_check(again)
     finally:
         await again.close()
 
@@ -409,10 +409,7 @@ async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) ->
         found, _ = await reopened.search_messages("a", ["walrus"], None, None, 10)
         assert [m.id for m in found] == [more.id, *reversed([m.id for m in kept])]
 
-        def check() -> None:
-            reopened.io.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
-
-        await reopened.io.write(check)
+        await integrity_check(reopened)
     finally:
         await reopened.close()
 
