@@ -7,10 +7,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
 from chat_server import metrics as metrics_module
 from chat_server import protocol as p
+from chat_server.transport.emit import PROBE_NAMESPACE
 from tests.conftest import Harness, RedisServer, Server
 
 
@@ -124,5 +126,25 @@ async def test_probes_lost_when_redis_goes_down(
         assert m[("chat_bus_probes_lost_total", ())] == 0
         own_redis.stop()
         await wait_for_sample(srv, "chat_bus_probes_lost_total", 3)
+    finally:
+        await h.close()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_no_client_joins_the_probe_namespace(
+    redis_server: RedisServer, tmp_path: Path, transport: str
+) -> None:
+    """The bus probes' namespace takes no client, on either transport: an emit to it
+    reaches only the probe (emit.PROBE_NAMESPACE)."""
+    redis_server.flush()
+    h = Harness(tmp_path, "redis", redis_server)
+    try:
+        srv = await h.server(metrics=True)
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                srv.url, namespaces=[PROBE_NAMESPACE], transports=[transport], wait_timeout=5
+            )
+        await client.disconnect()
     finally:
         await h.close()
