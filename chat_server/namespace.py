@@ -291,6 +291,18 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         conn = self.connections.pop(sid, None)
         if conn is None:
             return
+        # aiohttp cancels a connection's task when its client hangs up (app.py), which
+        # can happen while this runs: a client sends its disconnect, then closes. The
+        # work goes on, shielded; and python-socketio, whose handler call was cancelled,
+        # would leave the socket in its rooms (a leak, and on a Redis bus a channel kept
+        # subscribed), so it is taken out of them here.
+        try:
+            await asyncio.shield(self._gone(conn, sid))
+        except asyncio.CancelledError:
+            await self.server.manager.disconnect(sid, self.namespace, ignore_queue=True)
+            raise
+
+    async def _gone(self, conn: Connection, sid: str) -> None:
         # python-socketio calls this before the sid leaves its rooms, so the room cannot
         # tell whether this was the user's last socket; presence can.
         try:
