@@ -77,6 +77,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 
+def _noscript(reply: Any) -> bool:
+    """Whether a pipelined EVALSHA failed because Redis does not have its script."""
+    from redis.exceptions import NoScriptError
+
+    return isinstance(reply, NoScriptError)
+
+
 def _result(item: Write, reply: Any) -> Result | Exception:
     """One script's reply as the store's result."""
     if isinstance(reply, Exception):
@@ -230,24 +237,43 @@ class RedisStore(RedisMessages, RedisAdmin, RedisReads):
         return marked
 
     async def _write_batch(self, items: list[Write]) -> list[Result | Exception]:
+        """One pipeline of EVALSHAs. Its scripts are not registered with the pipeline:
+        redis-py would then check them with SCRIPT EXISTS before every pipeline, a round
+        trip per group commit. A Redis that lost them (restarted, SCRIPT FLUSH) answers
+        NOSCRIPT without running anything: they are loaded and those items sent again."""
         now = int(time.time() * 1000)
-        pipe = self._r.pipeline(transaction=False)
-        for item in items:
-            if isinstance(item, Send):
-                await self._queue_send(pipe, item, now)
-            else:
-                keys = [
-                    f"{PREFIX}read:{item.user_id}",
-                    f"{PREFIX}receipt:{item.user_id}",
-                    conv_key(item.user_id, item.peer_id),
-                ]
-                args = [item.peer_id, item.up_to, int(item.private), item.at_ms]
-                await self._mark_read(keys=keys, args=args, client=pipe)
-        with unavailable():
-            replies = await pipe.execute(raise_on_error=False)
+        replies: list[Any] = [None] * len(items)
+        todo = list(range(len(items)))
+        for attempt in (1, 2):
+            pipe = self._r.pipeline(transaction=False)
+            for i in todo:
+                self._queue_write(pipe, items[i], now)
+            with unavailable():
+                got = await pipe.execute(raise_on_error=False)
+            for i, reply in zip(todo, got, strict=True):
+                replies[i] = reply
+            todo = [i for i in todo if _noscript(replies[i])]
+            if not todo or attempt == 2:
+                break
+            with unavailable():
+                for script in (self._save_message, self._mark_read):
+                    await self._r.script_load(script.script)
         return [_result(item, r) for item, r in zip(items, replies, strict=True)]
 
-    async def _queue_send(self, pipe: Any, item: Send, now: int) -> None:
+    def _queue_write(self, pipe: Any, item: Write, now: int) -> None:
+        if isinstance(item, Send):
+            keys, args = self._send_call(item, now)
+            pipe.evalsha(self._save_message.sha, len(keys), *keys, *args)
+        else:
+            keys = [
+                f"{PREFIX}read:{item.user_id}",
+                f"{PREFIX}receipt:{item.user_id}",
+                conv_key(item.user_id, item.peer_id),
+            ]
+            args = [item.peer_id, item.up_to, int(item.private), item.at_ms]
+            pipe.evalsha(self._mark_read.sha, len(keys), *keys, *args)
+
+    def _send_call(self, item: Send, now: int) -> tuple[list[str], list[Any]]:
         cid_ttl = int(self.retention_days * 86400) if self.retention_days else 0
         conv = conv_key(item.from_id, item.to_id)
         cid = item.client_id
@@ -265,7 +291,7 @@ class RedisStore(RedisMessages, RedisAdmin, RedisReads):
         args = [item.from_id, item.to_id, item.content, now, cid or "", now // 60_000, conv]
         reply_to = "" if item.reply_to is None else item.reply_to
         args += [cid_ttl, index_words(item.content), reply_to, PREFIX]
-        await self._save_message(keys=keys, args=args, client=pipe)
+        return keys, args
 
     async def conversations(self, user_id: str) -> list[tuple[str, int]]:
         with unavailable():

@@ -282,3 +282,31 @@ async def test_overlapping_roster_reads_never_skip_users_made_by_another_process
     finally:
         await maker.close()
         await reader.close()
+
+
+async def test_a_redis_that_lost_its_scripts_stores_each_write_once(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Group commits send EVALSHA without redis-py's SCRIPT EXISTS check first; a Redis
+    that lost the scripts (SCRIPT FLUSH, a restart) has them loaded again, and every
+    send and read marker of the batch is applied once."""
+    import redis.asyncio as aioredis
+
+    url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
+    store = make_store(url)
+    await store.open()
+    raw = aioredis.Redis.from_url(url)
+    try:
+        await store.save_message("a", "b", "first")
+        await raw.script_flush()
+        await raw.config_resetstat()
+        batch = [store.save_message("a", "b", f"m{i}", client_id=f"c{i}") for i in range(5)]
+        saved = await asyncio.gather(*batch, store.mark_read("b", "a", 1, private=False, at_ms=1))
+        assert [s.message.content for s in saved[:5]] == [f"m{i}" for i in range(5)]
+        stats = await raw.info("commandstats")
+        assert "cmdstat_script|exists" not in stats  # no check before each pipeline
+        page = await store.history("a", "b", None, 10)
+        assert [m.content for m in page.messages][-6:] == ["first", *(f"m{i}" for i in range(5))]
+    finally:
+        await store.close()
+        await raw.aclose()
