@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 SESSION_ID_BYTES = 16  # 128 bits, drawn from the OS's CSPRNG
@@ -17,6 +18,14 @@ def new_session_id() -> str:
 def new_user_id() -> str:
     """A fresh public userID: 16 lowercase hex characters, as in the tutorial."""
     return secrets.token_hex(USER_ID_BYTES)
+
+
+_USER_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def is_user_id(value: object) -> bool:
+    """Whether ``value`` has the shape of a userID (the Redis bus gives each its channel)."""
+    return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
 
 
 def hash_session_id(session_id: str) -> bytes:

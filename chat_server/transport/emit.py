@@ -57,7 +57,11 @@ class FastEmit(socketio.AsyncManager):  # type: ignore[misc]
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
             )
             return
-        frames = self._frames(event, data, namespace)
+        await self._deliver(self._frames(event, data, namespace), namespace, room, skip_sid)
+
+    async def _deliver(self, frames: list[Any], namespace: str, room: Any, skip_sid: Any) -> None:
+        """Put the packets of one event on the queues of this process's sockets in
+        ``room`` (every socket of the namespace for None), except ``skip_sid``."""
         wire = [ws_frame(frame) for frame in frames]  # built once for every recipient
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         eio = self.server.eio

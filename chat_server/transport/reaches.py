@@ -194,6 +194,32 @@ REACHES: list[Reach] = [
         lambda: _sets(socketio.AsyncRedisManager, "thread", "pubsub", "redis"),
     ),
     Reach(
+        "socketio.AsyncRedisManager hooks _publish(data), _listen(), "
+        "_redis_listen_with_retries(), _redis_connect() and attributes host_id, pubsub, "
+        "redis; AsyncPubSubManager._thread dispatches what _listen() yields; "
+        "AsyncManager.basic_leave_room(sid, namespace, room)",
+        SIO,
+        _SIO_V,
+        "bus.RoutedRedisEmit: each event only to the processes holding its recipients, "
+        "published in one pipeline per loop pass (docs/scaling.md, docs/performance.md)",
+        lambda: (
+            _params(socketio.AsyncRedisManager._publish, "data")
+            or _params(socketio.AsyncManager.basic_leave_room, "sid", "namespace", "room")
+            or _has(
+                socketio.AsyncRedisManager,
+                "_listen",
+                "_redis_listen_with_retries",
+                "_redis_connect",
+            )
+            or _sets(socketio.AsyncRedisManager, "host_id", "pubsub", "redis")
+            or (
+                None
+                if "self._listen()" in inspect.getsource(socketio.AsyncRedisManager._thread)
+                else "_thread no longer reads _listen()"
+            )
+        ),
+    ),
+    Reach(
         "python-socketio calls a namespace's connect and disconnect handlers while "
         "manager.is_connected(sid) is false (pending_connect, pre_disconnect)",
         SIO,

@@ -27,6 +27,8 @@ import socketio
 from chat_server.config import Config
 from chat_server.levers import levers_off
 from chat_server.tasks import cancel_and_wait
+from chat_server.tokens import is_user_id
+from chat_server.transport.bus import RoutedRedisEmit
 from chat_server.transport.emit import FastEmit, FastRedisEmit
 from chat_server.transport.engine import ChatSocketServer, EngineServer
 from chat_server.transport.hooks import OrjsonCodec, SafePacket, TextPacket
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # the stock build bounds a socket's queue by packets: a message is at most 24 KB in JSON
 STOCK_PACKET_BYTES = 1024
+# the Redis pub/sub channel of the bus (bus.py adds one per user: "chat-server#<userID>")
+BUS = "chat-server"
 
 
 def create_sio(config: Config) -> socketio.AsyncServer:
@@ -46,8 +50,12 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     json_codec = None if "orjson" in off else OrjsonCodec
     manager: socketio.AsyncManager
     if config.bus_url is not None:
-        kind = socketio.AsyncRedisManager if "fanout" in off else FastRedisEmit
-        manager = kind(config.bus_url, channel="chat-server", json=json_codec)
+        if "fanout" in off:
+            manager = socketio.AsyncRedisManager(config.bus_url, channel=BUS, json=json_codec)
+        elif "routing" in off:
+            manager = FastRedisEmit(config.bus_url, channel=BUS, json=json_codec)
+        else:
+            manager = RoutedRedisEmit(config.bus_url, BUS, json_codec, routable=is_user_id)
     else:
         manager = socketio.AsyncManager() if "fanout" in off else FastEmit()
     server_class = socketio.AsyncServer if "compression" in off else ChatSocketServer
@@ -117,6 +125,8 @@ async def stop_bus(sio: socketio.AsyncServer) -> None:
     connections are closed to break a read; shutdown never waits more than a few
     seconds here."""
     manager = sio.manager
+    if isinstance(manager, RoutedRedisEmit):
+        await manager.drain()  # what was emitted before the shutdown still goes out
     task = getattr(manager, "thread", None)
     clients = [getattr(manager, "pubsub", None), getattr(manager, "redis", None)]
     if isinstance(task, asyncio.Task):  # a listener stuck in a read may not stop yet
