@@ -143,6 +143,7 @@ def create_app(
         namespace.shutting_down = True
         await drop_transports(sio)
         await sio.shutdown()
+        await namespace.goodbyes_done()  # before the bus and the store close
         await stop_bus(sio)
 
     app.cleanup_ctx.append(store_presence_and_loops)

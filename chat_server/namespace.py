@@ -73,6 +73,8 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         self.presence = presence
         self.connections: dict[str, Connection] = {}
         self.shutting_down = False  # no presence broadcasts while every socket closes
+        # disconnects being handled (they outlive a cancelled connection task)
+        self.goodbyes: set[asyncio.Future[None]] = set()
         self.metrics: Metrics | None = None  # --metrics (chat_server/metrics.py)
         # flood control, one bucket per user for each kind of event (limits.py); the
         # directory and search share the history bucket (they read the store), edits and
@@ -296,11 +298,20 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
         # work goes on, shielded; and python-socketio, whose handler call was cancelled,
         # would leave the socket in its rooms (a leak, and on a Redis bus a channel kept
         # subscribed), so it is taken out of them here.
+        goodbye = asyncio.ensure_future(self._gone(conn, sid))
+        self.goodbyes.add(goodbye)
+        goodbye.add_done_callback(self.goodbyes.discard)
         try:
-            await asyncio.shield(self._gone(conn, sid))
+            await asyncio.shield(goodbye)
         except asyncio.CancelledError:
+            goodbye.add_done_callback(_report)  # nobody awaits it any more
             await self.server.manager.disconnect(sid, self.namespace, ignore_queue=True)
             raise
+
+    async def goodbyes_done(self, within: float = 5.0) -> None:
+        """At shutdown: wait (bounded) for the disconnects still being handled."""
+        if self.goodbyes:
+            await asyncio.wait(list(self.goodbyes), timeout=within)
 
     async def _gone(self, conn: Connection, sid: str) -> None:
         # python-socketio calls this before the sid leaves its rooms, so the room cannot
@@ -412,3 +423,9 @@ class ChatNamespace(MessageOps, socketio.AsyncNamespace):  # type: ignore[misc]
             payload = {"from": conn.user_id, "typing": req.typing}
             await self.emit(p.TYPING, payload, room=req.to)
         return {"ok": True}
+
+
+def _report(goodbye: asyncio.Future[None]) -> None:
+    """Log the failure of a disconnect whose connection's task was cancelled meanwhile."""
+    if not goodbye.cancelled() and (exc := goodbye.exception()) is not None:
+        log.error("a disconnect was not handled to its end", exc_info=exc)

@@ -242,23 +242,28 @@ class RedisStore(RedisMessages, RedisAdmin, RedisReads):
         trip per group commit. A Redis that lost them (restarted, SCRIPT FLUSH) answers
         NOSCRIPT without running anything: they are loaded and those items sent again."""
         now = int(time.time() * 1000)
-        replies: list[Any] = [None] * len(items)
-        todo = list(range(len(items)))
-        for attempt in (1, 2):
-            pipe = self._r.pipeline(transaction=False)
-            for i in todo:
-                self._queue_write(pipe, items[i], now)
-            with unavailable():
-                got = await pipe.execute(raise_on_error=False)
-            for i, reply in zip(todo, got, strict=True):
+        replies: list[Any] = await self._pipeline(items, now)
+        todo = [i for i, reply in enumerate(replies) if _noscript(reply)]
+        if todo:
+            # only these were not run: an error now is theirs, not the batch's
+            try:
+                with unavailable():
+                    for script in (self._save_message, self._mark_read):
+                        await self._r.script_load(script.script)
+                    again = await self._pipeline([items[i] for i in todo], now)
+            except StoreUnavailable as exc:
+                again = [exc] * len(todo)
+            for i, reply in zip(todo, again, strict=True):
                 replies[i] = reply
-            todo = [i for i in todo if _noscript(replies[i])]
-            if not todo or attempt == 2:
-                break
-            with unavailable():
-                for script in (self._save_message, self._mark_read):
-                    await self._r.script_load(script.script)
         return [_result(item, r) for item, r in zip(items, replies, strict=True)]
+
+    async def _pipeline(self, items: list[Write], now: int) -> list[Any]:
+        pipe = self._r.pipeline(transaction=False)
+        for item in items:
+            self._queue_write(pipe, item, now)
+        with unavailable():
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
 
     def _queue_write(self, pipe: Any, item: Write, now: int) -> None:
         if isinstance(item, Send):

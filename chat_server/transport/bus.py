@@ -15,13 +15,19 @@ adapter does in its dynamic mode:
 - the event crosses the bus already encoded, behind a short header (see ``envelope``): a
   receiver writes it to its sockets without decoding the event, and skips its own echo by
   looking at 32 bytes;
-- emits do not wait for Redis: what a loop pass publishes is queued in order and sent as
-  one pipeline by a single flusher, so the order of one process's events is kept (one
-  connection, one pipeline at a time) and a handler's ack is not held back by the bus.
-  The queue is bounded: past BACKLOG_LIMIT entries an emit waits for the flusher;
+- what a loop pass publishes is queued in order and sent as one pipeline by a single
+  flusher, so the order of one process's events is kept (one connection, one pipeline at
+  a time); an emit waits for its pipeline, so an ack still follows the publication. Each
+  PUBLISH carries its process's sequence number: a pipeline sent again after an error
+  (Redis may have run it and failed to answer) is not delivered twice.
 
 A socket's join waits (at most SUBSCRIBE_WAIT_S) until Redis confirms the subscription, so
-an event published after the connecting client's snapshot was read cannot miss it.
+an event published after the connecting client's snapshot was read reaches it (unless
+Redis is down or the listener is reconnecting: the client then finds it in history).
+
+Rooms are joined by the process holding the socket (python-socketio's enter_room for a
+socket of another process goes through the stock path and subscribes nothing; chat-server
+does not do that).
 
 Reaches (reaches.py): python-socketio's pub/sub hooks ``_publish``, ``_listen``,
 ``_redis_listen_with_retries``, ``_redis_connect``, ``host_id``, and the manager's
@@ -49,25 +55,25 @@ log = logging.getLogger(__name__)
 # objects and start with "{"
 MARK: Final = b"\x1e"
 HOST_BYTES: Final = 32  # python-socketio's host_id: 32 hex characters
-# the most published events a process keeps waiting for Redis before emits wait
-BACKLOG_LIMIT: Final = 20_000
 # how long a join waits for Redis to confirm its room's subscription
 SUBSCRIBE_WAIT_S: Final = 5.0
 # after a failed SUBSCRIBE or UNSUBSCRIBE, when the subscriptions are compared again
 RESYNC_AFTER_S: Final = 1.0
 
 
-def envelope(host: bytes, namespace: str, room: Any, skip: Any, packet: str) -> bytes:
-    """A routed event: MARK, the sender's host id, a JSON header, a newline, then the
-    Socket.IO packet exactly as the receivers write it to their sockets."""
-    return b"".join((MARK, host, orjson.dumps([namespace, room, skip]), b"\n", packet.encode()))
+def envelope(host: bytes, seq: int, namespace: str, room: Any, skip: Any, packet: str) -> bytes:
+    """A routed event: MARK, the sender's host id, a JSON header (the sender's sequence
+    number, namespace, room, skipped sids), a newline, then the Socket.IO packet exactly
+    as the receivers write it to their sockets."""
+    head = orjson.dumps([seq, namespace, room, skip])
+    return b"".join((MARK, host, head, b"\n", packet.encode()))
 
 
-def open_envelope(data: bytes) -> tuple[bytes, str, Any, Any, str]:
-    """The sender, namespace, room, skipped sids and packet of a routed event."""
+def open_envelope(data: bytes) -> tuple[bytes, int, str, Any, Any, str]:
+    """The sender, sequence number, namespace, room, skipped sids and packet."""
     head, _, body = data[1 + HOST_BYTES :].partition(b"\n")
-    namespace, room, skip = orjson.loads(head)
-    return data[1 : 1 + HOST_BYTES], namespace, room, skip, body.decode()
+    seq, namespace, room, skip = orjson.loads(head)
+    return data[1 : 1 + HOST_BYTES], seq, namespace, room, skip, body.decode()
 
 
 class RoutedRedisEmit(FastRedisEmit):
@@ -83,11 +89,17 @@ class RoutedRedisEmit(FastRedisEmit):
         self.backlog: list[tuple[str, bytes]] = []  # (channel, payload) waiting for Redis
         self.flusher: asyncio.Task[None] | None = None
         self.sent: asyncio.Future[None] | None = None  # done when the backlog's batch is sent
+        self.seq = 0  # this process's routed events so far
+        self.seen: dict[bytes, int] = {}  # another process -> its last sequence number seen
         # room channels this process wants, and those not yet confirmed by Redis
         self.wanted: set[bytes] = set()
         self.confirming: dict[bytes, asyncio.Future[None]] = {}
+        # SUBSCRIBEs sent on the current pub/sub and not answered yet, per channel: a join
+        # is confirmed by the answer to the last one, not by an older one's
+        self.unanswered: collections.Counter[bytes] = collections.Counter()
         self.ops: collections.deque[tuple[bool, bytes]] = collections.deque()  # (subscribe?, ch)
         self.syncer: asyncio.Task[None] | None = None
+        self.resync: asyncio.TimerHandle | None = None
         self.listening = False  # the listener's subscriptions are in place
         self.listens = 0  # how many times the listener subscribed (again)
         self.published = 0  # events put on the bus (tests, docs/scaling.md)
@@ -119,42 +131,53 @@ class RoutedRedisEmit(FastRedisEmit):
             return
         if namespace in self.rooms:
             await self._deliver(frames, namespace, room, skip_sid)
-        await self._route(namespace, room, skip_sid, frames[0].data)
+        await asyncio.shield(self._route(namespace, room, skip_sid, frames[0].data))
 
-    async def _route(self, namespace: str, room: Any, skip: Any, packet: str) -> None:
+    def _route(self, namespace: str, room: Any, skip: Any, packet: str) -> asyncio.Future[None]:
+        """Queue the PUBLISHes of one event: on each user's channel, the rest on the
+        shared one. Returns the future of their pipeline."""
         if room is None:
-            await self._post(self.channel, envelope(self.host, namespace, None, skip, packet))
-            return
+            return self._queue(
+                self.channel, envelope(self.host, self._next(), namespace, None, skip, packet)
+            )
         rooms = room if isinstance(room, (list, tuple)) else [room]
+        if not rooms:  # nobody
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         shared = []
         sent = None
         for name in dict.fromkeys(rooms):  # each once, in order
             if self.routable(name):
-                wrapped = envelope(self.host, namespace, name, skip, packet)
+                wrapped = envelope(self.host, self._next(), namespace, name, skip, packet)
                 sent = self._queue(self.prefix + name, wrapped)
             else:
                 shared.append(name)
-        if shared:
+        if shared or sent is None:
             where = shared[0] if len(shared) == 1 else shared
-            sent = self._queue(self.channel, envelope(self.host, namespace, where, skip, packet))
-        if sent is not None:
-            await asyncio.shield(sent)
+            wrapped = envelope(self.host, self._next(), namespace, where, skip, packet)
+            sent = self._queue(self.channel, wrapped)
+        return sent
+
+    def _next(self) -> int:
+        """The sequence number of the next PUBLISH (one per copy: an event for two users
+        is two PUBLISHes, and a process holding both receives both)."""
+        self.seq += 1
+        return self.seq
 
     async def _publish(self, data: Any) -> None:
         """python-socketio's own messages (remote disconnects, callbacks, emits with an
         ack), on the shared channel, in order with the routed events."""
-        await self._post(self.channel, self.json.dumps(data).encode())
-
-    async def _post(self, channel: str, payload: bytes) -> None:
-        await asyncio.shield(self._queue(channel, payload))
+        await asyncio.shield(self._queue(self.channel, self.json.dumps(data).encode()))
 
     def _queue(self, channel: str, payload: bytes) -> asyncio.Future[None]:
         """Queue a PUBLISH; the future is done when its pipeline went out (or failed)."""
         self.backlog.append((channel, payload))
+        loop = asyncio.get_running_loop()
         if self.sent is None:
-            self.sent = asyncio.get_running_loop().create_future()
+            self.sent = loop.create_future()
         if self.flusher is None:
-            self.flusher = asyncio.get_running_loop().create_task(self._flush())
+            self.flusher = loop.create_task(self._flush())
         return self.sent
 
     async def _flush(self) -> None:
@@ -171,6 +194,9 @@ class RoutedRedisEmit(FastRedisEmit):
             self.flusher = None
 
     async def _send(self, batch: list[tuple[str, bytes]]) -> None:
+        """One pipeline, tried twice: a connection that a Redis restart broke fails the
+        first try. If Redis ran the first one and its answer was lost, the receivers drop
+        the events sent again by their sequence numbers."""
         for attempt in (1, 2):
             try:
                 if self.redis is None:
@@ -190,6 +216,17 @@ class RoutedRedisEmit(FastRedisEmit):
         if self.flusher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.flusher), within)
+
+    async def stop(self) -> None:
+        """At shutdown, after drain: no more (un)subscriptions or publishing."""
+        self.listening = False
+        if self.resync is not None:
+            self.resync.cancel()
+        for task in (self.syncer, self.flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -242,17 +279,20 @@ class RoutedRedisEmit(FastRedisEmit):
                     continue
                 try:
                     if subscribe:
+                        self.unanswered.update(channels)
                         await self.pubsub.subscribe(*channels)
                     else:
                         await self.pubsub.unsubscribe(*channels)
                 except Exception as exc:
                     log.warning("bus: could not change subscriptions: %s", exc)
-                    asyncio.get_running_loop().call_later(RESYNC_AFTER_S, self._resync)
+                    loop = asyncio.get_running_loop()
+                    self.resync = loop.call_later(RESYNC_AFTER_S, self._resync)
         finally:
             self.syncer = None
 
     def _resync(self) -> None:
         """Subscribe to what is wanted and not subscribed, and the reverse."""
+        self.resync = None
         if not self.listening or self.pubsub is None:
             return
         have = {c for c in self.pubsub.channels if c != self.channel.encode()}
@@ -261,7 +301,13 @@ class RoutedRedisEmit(FastRedisEmit):
         for channel in have - self.wanted:
             self._order(False, channel)
 
-    def _confirmed(self, channel: bytes) -> None:
+    def _answered(self, channel: bytes) -> None:
+        """Redis answered a SUBSCRIBE: the join waiting for it goes on, if it was the
+        last one sent for that channel."""
+        self.unanswered[channel] -= 1
+        if self.unanswered[channel] > 0:
+            return
+        del self.unanswered[channel]
         waiting = self.confirming.pop(channel, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
@@ -273,6 +319,7 @@ class RoutedRedisEmit(FastRedisEmit):
             super()._redis_connect()
         # subscription confirmations are wanted (enter_room waits for them)
         self.pubsub = self.redis.pubsub()
+        self.unanswered.clear()  # the old pub/sub's answers will not come
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
         retry = 0
@@ -306,6 +353,7 @@ class RoutedRedisEmit(FastRedisEmit):
             if shared in subscribed and not add and not drop:
                 return
             if shared not in subscribed or add:
+                self.unanswered.update(add)
                 await self.pubsub.subscribe(shared, *add)
                 subscribed |= {shared, *add}
             if drop:
@@ -323,12 +371,15 @@ class RoutedRedisEmit(FastRedisEmit):
                         await self._receive(data)
                 elif message["channel"] == shared:
                     yield data  # python-socketio's own: its _thread dispatches it
-            elif kind == "subscribe":
-                self._confirmed(message["channel"])
+            elif kind == "subscribe" and message["channel"] != shared:
+                self._answered(message["channel"])
 
     async def _receive(self, data: bytes) -> None:
         try:
-            _, namespace, room, skip, packet = open_envelope(data)
+            host, seq, namespace, room, skip, packet = open_envelope(data)
+            if seq <= self.seen.get(host, 0):
+                return  # sent again after an error, and already delivered
+            self.seen[host] = seq
             self.received += 1
             if namespace in self.rooms:
                 frames = [eio_packet.Packet(eio_packet.MESSAGE, packet)]

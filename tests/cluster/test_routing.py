@@ -70,6 +70,11 @@ async def test_an_event_reaches_only_the_processes_of_its_recipients(
         await alice.call("private message", {"content": "echo", "to": bob.user_id})
         (echo,) = await alice_b.wait_for("private message")
         assert echo["content"] == "echo"
+        # one event for two users both on B: two copies, each delivered (not taken for a
+        # copy sent again)
+        await alice.call("private message", {"content": "both on B", "to": carol.user_id})
+        assert (await carol.wait_for("private message", 3))[-1]["content"] == "both on B"
+        assert (await alice_b.wait_for("private message", 2))[-1]["content"] == "both on B"
         # the last socket of a user on a process leaves: that process unsubscribes
         await alice_b.close()
         await carol.close()
@@ -103,6 +108,11 @@ async def test_leaving_and_coming_back_at_once_ends_subscribed(
             await carol.close()
             carol = h.peer(b, f"carol{round_}")
             await carol.connect({"sessionID": session})
+            assert await subscribers(r, carol.user_id) == 1
+            # the server may handle the goodbye after the new join: once it has, and
+            # every (un)subscription went out, carol's channel is still subscribed
+            await wait_until(lambda: not manager(b).ops and manager(b).syncer is None, "synced")
+            await barrier(carol)
             assert await subscribers(r, carol.user_id) == 1
             await alice.call("private message", {"content": f"#{round_}", "to": carol.user_id})
             (got,) = await carol.wait_for("private message")
@@ -144,12 +154,57 @@ async def test_subscriptions_come_back_with_redis(tmp_path: Path, own_redis: Red
 
 
 def test_an_envelope_carries_the_packet_as_it_was_encoded() -> None:
-    packet = '42["private message",{"content":"héllo \\n 👋","to":"x"}]'
+    packet = '2["private message",{"content":"héllo \\n 👋","to":"x"}]'
     host = b"f" * 32
     for room, skip in ((None, None), ("0123456789abcdef", "sid1"), (["r1", "r2"], ["s1"])):
-        data = envelope(host, "/", room, skip, packet)
+        data = envelope(host, 7, "/", room, skip, packet)
         assert data[:1] == b"\x1e" and data.count(b"\n") == 1
-        assert open_envelope(data) == (host, "/", room, skip, packet)
+        assert open_envelope(data) == (host, 7, "/", room, skip, packet)
+
+
+def bare_manager() -> RoutedRedisEmit:
+    """A manager that is not attached to a server (its Redis is never reached)."""
+    return RoutedRedisEmit("redis://127.0.0.1:1/0", "chat-server", None, routable=bool)
+
+
+async def test_an_event_sent_again_is_delivered_once() -> None:
+    """A pipeline sent again after an error whose first try Redis did run: receivers
+    drop what they already had, by the sender's sequence numbers."""
+    m = bare_manager()
+    other = b"a" * 32
+    for seq in (1, 2, 1, 2, 3, 3):
+        await m._receive(envelope(other, seq, "/", None, None, '2["x"]'))
+    await m._receive(envelope(b"b" * 32, 1, "/", None, None, '2["x"]'))  # its own numbers
+    assert m.received == 4
+
+
+async def test_a_join_waits_for_the_answer_to_the_last_subscribe() -> None:
+    """A socket joined and left before Redis answered its SUBSCRIBE, and another joined:
+    the older answer must not let the new join read its snapshot before its own
+    SUBSCRIBE is in place."""
+    m = bare_manager()
+    channel = b"chat-server#0123456789abcdef"
+    waiting = asyncio.get_running_loop().create_future()
+    m.confirming[channel] = waiting
+    m.unanswered.update([channel, channel])  # the old SUBSCRIBE and the new one
+    m._answered(channel)
+    assert not waiting.done()
+    m._answered(channel)
+    assert waiting.done() and channel not in m.unanswered
+
+
+async def test_an_unreachable_bus_loses_the_events_and_holds_nobody(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    m = bare_manager()
+    try:
+        await asyncio.wait_for(m._publish({"method": "disconnect", "sid": "x"}), 15)
+        await asyncio.wait_for(m._route("/", "0123456789abcdef", None, '2["x"]'), 15)
+        assert m.published == 0 and m.flusher is None and not m.backlog
+        assert "events not published" in caplog.text
+    finally:
+        if m.redis is not None:
+            await m.redis.aclose()
 
 
 async def test_peers_on_one_process_need_no_bus_round_trip(
