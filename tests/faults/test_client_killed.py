@@ -42,14 +42,14 @@ async def test_killed_with_a_full_outbox_each_message_arrives_once(
         await type_line(tui, "a1")
         await bob.wait_for("private message", 2)
         await type_line(tui, "a2")  # waits behind a1, unsent
-        await wait_until(lambda: outbox(sf) == ["a1", "a2"], "a1 and a2 pending")
+        await pending(tui, sf, ["a1", "a2"])
 
         # 2. the server cannot be reached at all
         proxy.refuse = True
         proxy.cut()
         await type_line(tui, "b1")
         await type_line(tui, "b2")
-        await wait_until(lambda: outbox(sf) == ["a1", "a2", "b1", "b2"], "four pending")
+        await pending(tui, sf, ["a1", "a2", "b1", "b2"])
         tui.kill()  # SIGKILL: no clean-up of any kind
 
         # 3. started again, straight to the server
@@ -64,3 +64,13 @@ async def test_killed_with_a_full_outbox_each_message_arrives_once(
     finally:
         tui.kill()
         await proxy.close()
+
+
+async def pending(tui: TuiProcess, sf: Path, expected: list[str]) -> None:
+    """Wait for the outbox file to hold ``expected``, as long as the other waits on the
+    chat-tui process here (a busy CI machine once took more than 5 s); a failure says what
+    the file held and what the screen showed last."""
+    try:
+        await wait_until(lambda: outbox(sf) == expected, f"{expected} pending", within=20)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; outbox {outbox(sf)}; screen {tui.raw[-1500:]!r}") from None
