@@ -20,7 +20,7 @@ def new_user_id() -> str:
     return secrets.token_hex(USER_ID_BYTES)
 
 
-_USER_ID = re.compile(r"[0-9a-f]{16}")
+_USER_ID = re.compile(f"[0-9a-f]{{{2 * USER_ID_BYTES}}}")  # new_user_id's shape
 
 
 def is_user_id(value: object) -> bool:

@@ -79,6 +79,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 def _noscript(reply: Any) -> bool:
     """Whether a pipelined EVALSHA failed because Redis does not have its script."""
+    if not isinstance(reply, Exception):  # the usual case: no import on the way
+        return False
     from redis.exceptions import NoScriptError
 
     return isinstance(reply, NoScriptError)

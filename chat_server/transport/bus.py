@@ -85,6 +85,7 @@ class RoutedRedisEmit(FastRedisEmit):
         super().__init__(url, channel=channel, json=json)
         self.routable = routable
         self.prefix = channel + "#"
+        self.shared = channel.encode()  # the shared channel, as Redis names it in replies
         self.host = self.host_id.encode()
         self.backlog: list[tuple[str, bytes]] = []  # (channel, payload) waiting for Redis
         self.flusher: asyncio.Task[None] | None = None
@@ -131,20 +132,22 @@ class RoutedRedisEmit(FastRedisEmit):
             return
         if namespace in self.rooms:
             await self._deliver(frames, namespace, room, skip_sid)
-        await asyncio.shield(self._route(namespace, room, skip_sid, frames[0].data))
+        sent = self._route(namespace, room, skip_sid, frames[0].data)
+        if sent is not None:
+            await asyncio.shield(sent)
 
-    def _route(self, namespace: str, room: Any, skip: Any, packet: str) -> asyncio.Future[None]:
+    def _route(
+        self, namespace: str, room: Any, skip: Any, packet: str
+    ) -> asyncio.Future[None] | None:
         """Queue the PUBLISHes of one event: on each user's channel, the rest on the
-        shared one. Returns the future of their pipeline."""
+        shared one. Returns the future of their pipeline (None: no room, nothing sent)."""
         if room is None:
             return self._queue(
                 self.channel, envelope(self.host, self._next(), namespace, None, skip, packet)
             )
         rooms = room if isinstance(room, (list, tuple)) else [room]
         if not rooms:  # nobody
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
+            return None
         shared = []
         sent = None
         for name in dict.fromkeys(rooms):  # each once, in order
@@ -211,14 +214,12 @@ class RoutedRedisEmit(FastRedisEmit):
                 if attempt == 2:
                     log.error("bus: %d events not published: %s", len(batch), exc)
 
-    async def drain(self, within: float = 2.0) -> None:
-        """Wait (bounded) until what was emitted so far is on the bus."""
+    async def stop(self, within: float = 2.0) -> None:
+        """At shutdown: what was emitted so far goes out (waited for at most ``within``),
+        then no more (un)subscriptions or publishing."""
         if self.flusher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.flusher), within)
-
-    async def stop(self) -> None:
-        """At shutdown, after drain: no more (un)subscriptions or publishing."""
         self.listening = False
         if self.resync is not None:
             self.resync.cancel()
@@ -255,9 +256,7 @@ class RoutedRedisEmit(FastRedisEmit):
         channel = (self.prefix + room).encode()
         if channel in self.wanted:
             self.wanted.discard(channel)
-            waiting = self.confirming.pop(channel, None)
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
+            self._release(channel)
             self._order(False, channel)
 
     def _order(self, subscribe: bool, channel: bytes) -> None:
@@ -295,7 +294,7 @@ class RoutedRedisEmit(FastRedisEmit):
         self.resync = None
         if not self.listening or self.pubsub is None:
             return
-        have = {c for c in self.pubsub.channels if c != self.channel.encode()}
+        have = set(self.pubsub.channels) - {self.shared}
         for channel in self.wanted - have:
             self._order(True, channel)
         for channel in have - self.wanted:
@@ -308,6 +307,10 @@ class RoutedRedisEmit(FastRedisEmit):
         if self.unanswered[channel] > 0:
             return
         del self.unanswered[channel]
+        self._release(channel)
+
+    def _release(self, channel: bytes) -> None:
+        """The joins waiting for ``channel``'s subscription go on."""
         waiting = self.confirming.pop(channel, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
@@ -345,7 +348,7 @@ class RoutedRedisEmit(FastRedisEmit):
     async def _subscribe_all(self) -> None:
         """Subscribe a fresh pub/sub to the shared channel and every wanted room channel,
         until what is wanted stops changing under the awaits."""
-        shared = self.channel.encode()
+        shared = self.shared
         subscribed: set[bytes] = set()
         while True:
             add = self.wanted - subscribed
@@ -361,7 +364,7 @@ class RoutedRedisEmit(FastRedisEmit):
                 subscribed -= drop
 
     async def _listen(self) -> AsyncIterator[Any]:
-        shared = self.channel.encode()
+        shared = self.shared
         async for message in self._redis_listen_with_retries():
             kind = message.get("type")
             if kind == "message":

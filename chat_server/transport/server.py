@@ -126,8 +126,7 @@ async def stop_bus(sio: socketio.AsyncServer) -> None:
     seconds here."""
     manager = sio.manager
     if isinstance(manager, RoutedRedisEmit):
-        await manager.drain()  # what was emitted before the shutdown still goes out
-        await manager.stop()
+        await manager.stop()  # what was emitted before the shutdown still goes out
     task = getattr(manager, "thread", None)
     clients = [getattr(manager, "pubsub", None), getattr(manager, "redis", None)]
     if isinstance(task, asyncio.Task):  # a listener stuck in a read may not stop yet
