@@ -39,7 +39,8 @@ class Batch:
     inserted: int = 0
     new_peers: set[tuple[int, int]] = field(default_factory=set)
     by_client_id: dict[tuple[int, str], Message] = field(default_factory=dict)
-    indexed: bool = False  # this transaction brought the search index up to date
+    indexed: int = 0  # messages the search index's mark passed in this transaction
+    index_done: bool = False  # and none is left past it
 
     def run(self, items: list[Write]) -> list[Result | Exception]:
         for item in items:
@@ -52,25 +53,29 @@ class Batch:
         if self.new_peers:
             self.db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", self.new_peers)
         store = self.store
-        if self.inserted and store.unindexed + self.inserted >= store.index_every:
-            self.catch_up()
+        behind = store.unindexed + self.inserted
+        if self.inserted and behind >= store.index_every:
+            # the oldest: back under index_every, and index_step at least (an FTS5
+            # segment per step, not per commit)
+            self.catch_up(max(behind - store.index_every + 1, min(behind, store.index_step)))
         return self.out
 
-    def catch_up(self) -> None:
-        """Bring the search index up to date in this transaction (sqlite_search.py). Its
-        failure costs the batch nothing: it is undone alone, the messages are stored
-        (searches find them by their text) and a later batch tries again."""
+    def catch_up(self, limit: int) -> None:
+        """Index the oldest ``limit`` messages past the search index's mark in this
+        transaction (sqlite_search.py). Its failure costs the batch nothing: it is undone
+        alone, the messages are stored (searches find them by their text) and a later
+        batch tries again."""
         db = self.db
         db.execute("SAVEPOINT catch_up")
         try:
-            catch_up(db, self.store.search_key)
+            passed = catch_up(db, self.store.search_key, limit)
         except sqlite_lib.Error as exc:
             db.execute("ROLLBACK TO catch_up")
             db.execute("RELEASE catch_up")
             log.warning("the search index could not catch up (%s); later", exc)
             return
         db.execute("RELEASE catch_up")
-        self.indexed = True
+        self.indexed, self.index_done = passed, passed < limit
 
     def flush(self) -> None:
         if self.rows:
@@ -153,7 +158,8 @@ class Batch:
         """After the commit: the store's next id, counts and known peers."""
         store = self.store
         store._next_id += self.inserted
-        store.unindexed = 0 if self.indexed else store.unindexed + self.inserted
+        behind = store.unindexed + self.inserted - self.indexed
+        store.unindexed = 0 if self.index_done else max(behind, 0)
         store._known_peers |= self.new_peers
         store._messages += self.inserted
         store._last_ts = self.ts

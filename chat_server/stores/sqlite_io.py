@@ -85,6 +85,7 @@ class SqliteIO:
         self._ckpt_conn: sqlite_lib.Connection | None = None
         self._scrub = False  # the next checkpoint truncates the WAL (a message was deleted)
         self._wake = asyncio.Event()  # set: checkpoint now
+        self.read_at = 0.0  # loop time of the last read (the store's idle work waits)
 
     @property
     def is_open(self) -> bool:
@@ -108,8 +109,10 @@ class SqliteIO:
         """Run a read on the reader thread."""
         if self._reader is None:
             raise StoreUnavailable("store is not open")
+        loop = asyncio.get_running_loop()
+        self.read_at = loop.time()
         with unavailable_on_error():
-            return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+            return await loop.run_in_executor(self._reader, fn, *args)
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
         """Run a write with the writer connection: inline, or on the writer thread."""

@@ -428,7 +428,7 @@ async def test_sqlite_a_failed_catch_up_costs_the_batch_nothing(
             await store.create_user(uid, uid, hash_session_id(uid))
         failures = []
 
-        def broken(db: Connection, key: bytes) -> int:
+        def broken(db: Connection, key: bytes, limit: int | None = None) -> int:
             db.execute("INSERT INTO search (rowid, words) VALUES (?, ?)", (10**9, "x"))
             failures.append(1)
             raise sqlite_lib.OperationalError("simulated: the index is damaged")
