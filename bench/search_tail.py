@@ -8,7 +8,9 @@ mark until the store is idle (sqlite_search.py); a search matches those by their
 For each tail size, messages of 10 words from a 5,000-word vocabulary are stored without
 indexing, between 2 users (the worst case: every message is the caller's) and between 50;
 then the median and the slowest of QUERIES two-word searches through
-``SqliteStore.search_messages``, across the caller's conversations and in one of them.
+``SqliteStore.search_messages``, across the caller's conversations and in one of them;
+once with ASCII texts and once with " 👍" at the end of each (a text beyond ASCII takes
+another sift, sqlite_search.unindexed_hits).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from chat_server.tokens import hash_session_id
 WORDS = [f"w{i}" for i in range(5000)]
 
 
-async def one(path: Path, tail: int, users: int, queries: int) -> str:
+async def one(path: Path, tail: int, users: int, queries: int, end: str) -> str:
     store = SqliteStore(path)
     store.index_every, store.index_idle = 10**9, None  # nothing indexed
     await store.open()
@@ -42,7 +44,7 @@ async def one(path: Path, tail: int, users: int, queries: int) -> str:
         for _ in range(tail):
             a = rnd.randrange(users)
             b = (a + 1 + rnd.randrange(users - 1)) % users
-            items.append(Send(names[a], names[b], " ".join(rnd.choices(WORDS, k=10)), None))
+            items.append(Send(names[a], names[b], " ".join(rnd.choices(WORDS, k=10)) + end, None))
         for i in range(0, tail, 100):
             store._write_batch(items[i : i + 100])
         out = []
@@ -71,11 +73,13 @@ async def main() -> None:
     ap.add_argument("--queries", type=int, default=20)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="search-tail-") as tmp:
-        for tail in (int(t) for t in a.tails.split(",")):
-            for users in (2, 50):
-                path = Path(tmp) / f"tail-{tail}-{users}.db"
-                result = await one(path, tail, users, a.queries)
-                print(f"{tail} past the mark, {users} users: {result}", flush=True)
+        for end in ("", " \N{THUMBS UP SIGN}"):
+            for tail in (int(t) for t in a.tails.split(",")):
+                for users in (2, 50):
+                    path = Path(tmp) / f"tail-{tail}-{users}-{len(end)}.db"
+                    result = await one(path, tail, users, a.queries, end)
+                    texts = "ASCII" if not end else "with an emoji"
+                    print(f"{tail} past the mark, {users} users, {texts}: {result}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,19 @@ load=("$@")
 here=$(cd "$(dirname "$0")/.." && pwd)
 loadgen=/tmp/chat-bench-cache/loadgen/loadgen.js
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 for r in $(seq "$rounds"); do
   for tree in "${trees[@]}"; do
     rm -f "$work"/db*
     free=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    CHAT_SERVER_BENCH_OFF=${OFF:-} PYTHONPATH=$tree "$here/.venv/bin/python" -m chat_server \
+    # from inside the tree: `python -m` puts the current folder first on sys.path, ahead
+    # of PYTHONPATH (run from a checkout, every tree would run the checkout's code)
+    (cd "$tree" && CHAT_SERVER_BENCH_OFF=${OFF:-} PYTHONPATH=$tree exec "$here/.venv/bin/python" -m chat_server \
       --port "$free" --store "sqlite:///$work/db.sqlite" --log-level warning \
       --rate-per-second 0 --max-handshakes-per-ip 0 --max-new-users-per-ip 0 \
-      --max-connections-per-ip 0 >/dev/null 2>&1 &
+      --max-connections-per-ip 0) >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$free") 2>/dev/null && break; sleep 0.1; done
     c0=$(ticks $pid)

@@ -19,10 +19,12 @@ for r in $(seq "$rounds"); do
   for tree in "$@"; do
     redis-cli -p "$port" FLUSHALL >/dev/null
     free=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    CHAT_SERVER_BENCH_OFF=${OFF:-} PYTHONPATH=$tree "$here/.venv/bin/python" -m chat_server \
+    # from inside the tree: `python -m` puts the current folder first on sys.path, ahead
+    # of PYTHONPATH (run from a checkout, every tree would run the checkout's code)
+    (cd "$tree" && CHAT_SERVER_BENCH_OFF=${OFF:-} PYTHONPATH=$tree exec "$here/.venv/bin/python" -m chat_server \
       --port "$free" --workers 2 --store "redis://127.0.0.1:$port/0" --log-level warning \
       --rate-per-second 0 --max-handshakes-per-ip 0 --max-new-users-per-ip 0 \
-      --max-connections-per-ip 0 >/dev/null 2>&1 &
+      --max-connections-per-ip 0) >/dev/null 2>&1 &
     master=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$free") 2>/dev/null && break; sleep 0.1; done
     sleep 1  # the workers are up

@@ -99,7 +99,7 @@ async def run(command: str, args: argparse.Namespace) -> int:
     if args.store.startswith("memory:"):
         print(f"chat-server {command}: a memory:// store lives inside its server", file=sys.stderr)
         return 2
-    store: Store = make_store(args.store)
+    store: Store = make_store(args.store, serving=False)
     await store.open()
     try:
         if args.action == "list":

@@ -111,7 +111,7 @@ async def export_user(store: Store, target: str, out: TextIO) -> int:
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    store = make_store(args.store)
+    store = make_store(args.store, serving=False)
     await store.open()
     try:
         if args.output is None:

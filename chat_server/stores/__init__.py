@@ -50,8 +50,10 @@ def sqlite_path(url: str) -> Path:
     return Path(raw).expanduser()
 
 
-def make_store(url: str, retention_days: int = 0) -> Store:
-    """Build (not open) the store a URL names. Back ends are imported lazily."""
+def make_store(url: str, retention_days: int = 0, *, serving: bool = True) -> Store:
+    """Build (not open) the store a URL names. Back ends are imported lazily.
+    ``serving``: for the server; a command-line process that opens a server's file
+    passes False (SQLite: it leaves the search index to the server)."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         from chat_server.stores.memory import MemoryStore
@@ -62,7 +64,9 @@ def make_store(url: str, retention_days: int = 0) -> Store:
 
         query = parse_qs(urlsplit(url).query)
         sync = query.get("synchronous", ["normal"])[-1].lower()
-        return SqliteStore(sqlite_path(url), synchronous=sync, retention_days=retention_days)
+        return SqliteStore(
+            sqlite_path(url), synchronous=sync, retention_days=retention_days, keep_index=serving
+        )
     if scheme in ("redis", "rediss", "unix"):
         from chat_server.stores.redis import RedisStore
 

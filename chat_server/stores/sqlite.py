@@ -33,7 +33,7 @@ from chat_server.stores.sqlite_admin import SqliteAdmin
 from chat_server.stores.sqlite_batch import MSG_COLUMNS, Batch, Row
 from chat_server.stores.sqlite_edits import SqliteEdits
 from chat_server.stores.sqlite_io import PAGE_SIZE, SYNCHRONOUS_MODES, SqliteIO
-from chat_server.stores.sqlite_search import catch_up, indexed_upto, load_key
+from chat_server.stores.sqlite_search import catch_up, load_key, weight_past
 
 __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
 
@@ -41,13 +41,13 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 512
 # The search index trails the messages (sqlite_search.py, docs/performance.md): a group
-# commit indexes nothing until INDEX_EVERY messages are past its mark, then the oldest of
-# them, INDEX_STEP at least (an FTS5 segment per step instead of one per commit). Between
-# those, once INDEX_STEP messages are past the mark, it catches up a step per transaction
-# when no group commit has run for INDEX_IDLE seconds (the tail of a burst), and a step
-# every INDEX_PACE seconds whatever the load (a steady trickle that never leaves the
-# writer idle). Searches match the messages past the mark by their text, so nothing is
-# missing meanwhile (sifted by SQLite first, 16,384 add 4 to 18 ms to a search).
+# commit indexes nothing until the messages past its mark weigh INDEX_EVERY (a message
+# weighs 1, or sqlite_search.WIDE when its text has characters beyond ASCII), then the
+# oldest, INDEX_STEP at least (an FTS5 segment per step instead of one per commit). In the
+# server, once they weigh INDEX_STEP, the index also catches up a step per transaction
+# when the store has seen no group commit and no read for INDEX_IDLE seconds (the tail of
+# a burst), and a step every INDEX_PACE seconds whatever the load. Searches match the
+# messages past the mark by their text, so nothing is missing meanwhile.
 INDEX_EVERY: Final = 16384
 INDEX_STEP: Final = 128
 INDEX_IDLE: Final = 0.05
@@ -66,7 +66,14 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
 
     kind = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str = "normal", retention_days: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "normal",
+        retention_days: int = 0,
+        *,
+        keep_index: bool = True,
+    ) -> None:
         super().__init__()
         self.io = SqliteIO(path, synchronous)
         self.path, self.synchronous = path, synchronous
@@ -82,12 +89,15 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         self._seq_of: dict[str, int] = {}
         self._user_of: dict[int, str] = {}
         self.search_key = b""  # the key of the search index's word hashes (_load)
-        # messages stored past the search index's mark (sqlite_search.py), as this process
-        # counts them, and when the index catches up (INDEX_EVERY above)
+        # what the messages stored past the search index's mark weigh (sqlite_search.WIDE),
+        # as this process counts them, and when the index catches up (INDEX_EVERY above)
         self.unindexed = 0
         self.index_every = INDEX_EVERY
         self.index_step = INDEX_STEP
-        self.index_idle: float | None = INDEX_IDLE  # None: only group commits index
+        # the server keeps the index; another process on the file (the command line)
+        # leaves it alone: indexing would hold the write lock the server waits for
+        self.keep_index = keep_index
+        self.index_idle: float | None = INDEX_IDLE if keep_index else None  # None: never
         self.index_pace = INDEX_PACE
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_batch = 0.0  # loop time of the last group commit
@@ -137,42 +147,27 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         ).fetchone()
         (top,) = conn.execute("SELECT max(id) FROM messages").fetchone()
         self._next_id = max(seq or 0, top or 0) + 1
-        self._catch_up_at_open(conn, top or 0)
-
-    def _catch_up_at_open(self, conn: sqlite_lib.Connection, top: int) -> None:
-        """Index what the last run left past the mark (it stopped without closing), if
-        anything (``top``: the last message's id): a process that only reads
-        (``chat-server users list``) takes no write lock. A failure is logged, not fatal:
-        searches still find those messages (by their text) and the next group commit past
-        index_every tries again."""
-        if top <= indexed_upto(conn):
-            return
-        key = self.search_key
-        try:
-            self.io.transaction(lambda db: catch_up(db, key))
-        except sqlite_lib.Error as exc:
-            log.warning("the search index could not catch up at open (%s); later", exc)
+        # what the last run left past the search index's mark: idle steps index it
+        self.unindexed = weight_past(conn)
 
     async def open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._last_step = self._loop.time()
+        loop = asyncio.get_running_loop()
         await self.io.open(self._load)
+        self._loop, self._last_step = loop, loop.time()
+        self._arm(loop)  # what a crash left is indexed when idle
 
     async def close(self) -> None:
-        self._loop = None  # no idle indexing from now on: the close catches up
+        """Close the file; what is past the search index's mark stays there (searches
+        find it by its text, the next server process indexes it when idle)."""
+        self._loop = None  # no idle indexing from now on
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
         if self._idle_task is not None:
-            await self._idle_task
+            await asyncio.wait({self._idle_task})  # it logs its own failure
         if self.io.is_open:
-            await self._batcher.drain()
             try:
-                if self.unindexed:  # the next start finds the index complete
-                    key = self.search_key
-                    await self.io.in_transaction(lambda db: catch_up(db, key))
-            except (StoreUnavailable, sqlite_lib.Error) as exc:
-                log.warning("the search index could not catch up at close (%s)", exc)
+                await self._batcher.drain()
             finally:
                 await self.io.close()
 
@@ -257,12 +252,13 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         if loop is None:
             return
         self._last_batch = loop.time()
-        if self._idle_timer is None and self._idle_task is None:
-            self._arm(loop)
+        self._arm(loop)
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         """Call _when_idle when the next step is due, if one will be."""
         if self.index_idle is None or self.unindexed < self.index_step or not self.io.is_open:
+            return
+        if self._idle_timer is not None or self._idle_task is not None:
             return
         self._idle_timer = loop.call_at(self._step_due(), self._when_idle)
 
@@ -289,21 +285,25 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         try:
             await self.io.write(self._index_step_sync)
         except (StoreUnavailable, sqlite_lib.Error) as exc:
-            # stored messages are found by their text meanwhile; the next batch re-arms
+            # stored messages are found by their text meanwhile; the next batch after a
+            # rest of index_pace re-arms
             log.warning("the search index could not catch up (%s); later", exc)
-            return
+            rest = self.index_pace
+        else:
+            rest = 2 * (time.perf_counter() - started)
         finally:
             self._idle_task = None
         loop = self._loop
         if loop is not None and self._idle_timer is None:
             self._last_step = loop.time()
-            self._rest_until = self._last_step + 2 * (time.perf_counter() - started)
-            self._arm(loop)
+            self._rest_until = self._last_step + rest
+            if rest < self.index_pace:
+                self._arm(loop)
 
     def _index_step_sync(self) -> None:
         step, key = self.index_step, self.search_key
-        passed = self.io.transaction(lambda db: catch_up(db, key, step))
-        self.unindexed = 0 if passed < step else max(self.unindexed - passed, 0)
+        passed, weighed = self.io.transaction(lambda db: catch_up(db, key, step))
+        self.unindexed = 0 if passed < step else max(self.unindexed - weighed, 0)
 
     def _write_batch(self, items: list[Write]) -> list[Result | Exception]:
         """One transaction for a batch (sqlite_batch.py)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from chat_server.stores import sqlite_lib
 from chat_server.stores.base import Marked, Message, Saved, StoreError, conversation_key
 from chat_server.stores.batching import Mark, Result, Send, Write
-from chat_server.stores.sqlite_search import catch_up
+from chat_server.stores.sqlite_search import catch_up, weight
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite import SqliteStore
@@ -39,7 +39,8 @@ class Batch:
     inserted: int = 0
     new_peers: set[tuple[int, int]] = field(default_factory=set)
     by_client_id: dict[tuple[int, str], Message] = field(default_factory=dict)
-    indexed: int = 0  # messages the search index's mark passed in this transaction
+    weighed: int = 0  # what the messages of this batch weigh past the index's mark
+    indexed: int = 0  # what the messages the index's mark passed in this batch weighed
     index_done: bool = False  # and none is left past it
 
     def run(self, items: list[Write]) -> list[Result | Exception]:
@@ -53,11 +54,11 @@ class Batch:
         if self.new_peers:
             self.db.executemany("INSERT OR IGNORE INTO peers VALUES (?, ?)", self.new_peers)
         store = self.store
-        behind = store.unindexed + self.inserted
+        behind = store.unindexed + self.weighed
         if self.inserted and behind >= store.index_every:
-            # the oldest: back under index_every, and index_step at least (an FTS5
-            # segment per step, not per commit)
-            self.catch_up(max(behind - store.index_every + 1, min(behind, store.index_step)))
+            # the oldest: back under index_every (a message weighs 1 at least), and
+            # index_step at least (an FTS5 segment per step, not per commit)
+            self.catch_up(max(behind - store.index_every + 1, store.index_step))
         return self.out
 
     def catch_up(self, limit: int) -> None:
@@ -68,14 +69,14 @@ class Batch:
         db = self.db
         db.execute("SAVEPOINT catch_up")
         try:
-            passed = catch_up(db, self.store.search_key, limit)
+            passed, weighed = catch_up(db, self.store.search_key, limit)
         except sqlite_lib.Error as exc:
             db.execute("ROLLBACK TO catch_up")
             db.execute("RELEASE catch_up")
             log.warning("the search index could not catch up (%s); later", exc)
             return
         db.execute("RELEASE catch_up")
-        self.indexed, self.index_done = passed, passed < limit
+        self.indexed, self.index_done = weighed, passed < limit
 
     def flush(self) -> None:
         if self.rows:
@@ -112,6 +113,7 @@ class Batch:
         self.rows.append(
             (msg.id, a, b, from_seq, item.content, self.ts, item.client_id, None, 0, item.reply_to)
         )
+        self.weighed += weight(item.content)
         if item.client_id is not None:
             self.by_client_id[(from_seq, item.client_id)] = msg
         self.out.append(Saved(msg, created=True))
@@ -158,7 +160,7 @@ class Batch:
         """After the commit: the store's next id, counts and known peers."""
         store = self.store
         store._next_id += self.inserted
-        behind = store.unindexed + self.inserted - self.indexed
+        behind = store.unindexed + self.weighed - self.indexed
         store.unindexed = 0 if self.index_done else max(behind, 0)
         store._known_peers |= self.new_peers
         store._messages += self.inserted

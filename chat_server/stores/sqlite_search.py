@@ -18,20 +18,24 @@ message is one insert into FTS5's in-memory segment, written out once per transa
 
 Indexing trails the messages: FTS5 writes a segment and rewrites its structure record at
 every transaction that touched the index, which cost more than the messages' own rows when
-every group commit (a dozen messages under load) indexed its own; and the index's work
+every group commit (a dozen messages under load) indexed its own; and the index's own work
 (the words' hashes in Python, FTS5's new terms) was then still about a sixth of the
 message path's time. The ``meta`` row ``search_upto`` says up to which message id the
-index is complete. Group commits index nothing until ``SqliteStore.index_every`` messages
-(16,384) are past it; then each that does indexes the oldest, ``index_step`` (128) at
-least, in the same transaction (catch_up). Otherwise the index catches up a step per
-transaction once the store has been idle (no group commit, no read) for ``index_idle``
-seconds, and a step every ``index_pace`` seconds whatever the load; opening and closing
-the store index everything left. So a burst of messages costs its senders nothing for the
-index; it is indexed in the quiet after it, and only a load that never stops pays the
-index on its path, as before. A search matches the messages past the mark by their text
-(unindexed_hits, sifted by SQLite first), in the same read transaction as its index query,
-so every stored message is found at once (with 16,384 past the mark: about 4 ms when
-they are spread over 50 users, 13 to 18 ms when all are the caller's; bench/search_tail.py).
+index is complete. What the messages past it weigh (1 each, WIDE for a text beyond ASCII)
+is ``SqliteStore.unindexed``, counted at open and kept by the store. Group commits index
+nothing until that reaches ``index_every`` (16,384); then each indexes the oldest,
+``index_step`` (128) at least, in its own transaction (catch_up). In the server
+(``keep_index``), the index also catches up a step per transaction once the store has seen
+no group commit and no read for ``index_idle`` seconds, resting twice a step's length
+between steps, and a step every ``index_pace`` seconds whatever the load. A command-line
+process on the same file indexes nothing (it would hold the write lock the server's
+inline writer waits for); neither open nor close catches up. So a burst is indexed in the
+quiet after it, not on its senders' path; a load that never stops pays the index on its
+path once index_every is reached, as before. A search matches the messages past the mark
+by their text (unindexed_hits), in the same read transaction as its index query, so every
+stored message is found at once; SQLite sifts the ASCII texts, Python the others (hence
+WIDE): about 4 ms for 16,384 ASCII messages past the mark spread over 50 users, 10 to 18 ms
+when they are all the caller's (bench/search_tail.py).
 Edits and deletes touch the index only for messages it already holds; catch_up reads
 what is stored when it runs, so a message edited or deleted before it was indexed is
 indexed as it is then, or not at all (also when another process, ``chat-server users
@@ -51,12 +55,32 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from chat_server.text import matches, search_words
+from chat_server.text import matches, may_hold, search_words
 
 if TYPE_CHECKING:
     from chat_server.stores.sqlite_lib import Connection
 
 INDEX_CHUNK: Final = 5000
+# What a message past the mark weighs in SqliteStore.unindexed (which index_every bounds):
+# 1, or WIDE when its text has characters beyond ASCII, which a search matches in Python
+# (unindexed_hits), several times slower than the ASCII texts SQLite sifts.
+WIDE: Final = 8
+WIDE_SQL: Final = "length(CAST(content AS BLOB)) != length(content)"
+
+
+def weight(content: str) -> int:
+    """What a message saying ``content`` weighs past the mark (WIDE)."""
+    return 1 if content.isascii() else WIDE
+
+
+def weight_past(db: Connection) -> int:
+    """What the messages past the mark weigh (WIDE)."""
+    (total,) = db.execute(
+        f"SELECT coalesce(sum(CASE WHEN {WIDE_SQL} THEN {WIDE} ELSE 1 END), 0)"
+        " FROM messages WHERE id > ?",
+        (indexed_upto(db),),
+    ).fetchone()
+    return int(total)
 
 
 def load_key(db: Connection) -> bytes:
@@ -164,11 +188,12 @@ def indexed_upto(db: Connection) -> int:
     return int(upto)
 
 
-def catch_up(db: Connection, key: bytes, limit: int | None = None) -> int:
+def catch_up(db: Connection, key: bytes, limit: int | None = None) -> tuple[int, int]:
     """Index the messages past the mark as they are stored now (the oldest ``limit`` of
     them, or all), in the caller's transaction, and move the mark past them; returns how
-    many stored messages the mark passed (fewer than ``limit``: none is left past it)."""
-    upto, passed = indexed_upto(db), 0
+    many stored messages the mark passed (fewer than ``limit``: none is left past it) and
+    what they weighed (WIDE)."""
+    upto, passed, weighed = indexed_upto(db), 0, 0
     while limit is None or passed < limit:
         rows = db.execute(
             "SELECT id, content, a, b, deleted FROM messages WHERE id > ? ORDER BY id LIMIT ?",
@@ -179,9 +204,10 @@ def catch_up(db: Connection, key: bytes, limit: int | None = None) -> int:
         live = [(i, content, a, b) for i, content, a, b, deleted in rows if not deleted]
         index_rows(db, live, key)
         passed += len(rows)
+        weighed += sum(weight(content) for _, content, _, _, _ in rows)
         upto = rows[-1][0]
     db.execute("UPDATE meta SET value = ? WHERE name = 'search_upto'", (upto,))
-    return passed
+    return passed, weighed
 
 
 def unindexed_hits(
@@ -197,37 +223,41 @@ def unindexed_hits(
     the caller's (or the conversation's), before ``before``, holding every word; newest
     first, ``limit`` at most.
 
-    Up to SqliteStore.index_every of them after a burst, so SQLite sifts them first: an
-    ASCII text holds a word only if its lower case (SQLite's ``lower`` folds ASCII) holds
-    the word's letters, so such a text without them is skipped without reaching Python.
-    A text with other characters always reaches search_words ("Café" holds "cafe")."""
+    Up to SqliteStore.index_every of them after a burst, so they are sifted before their
+    words are: an ASCII text holds an ASCII word only if it holds its letters in any case
+    (SQLite's LIKE, without reaching Python), another text only if text.may_hold says it
+    may; search_words decides for the rest. Python's share is why a text beyond ASCII
+    weighs WIDE in the count of messages past the mark."""
     if conversation is not None:
         scope, params = "a = ? AND b = ?", conversation
     else:
         scope, params = "(a = ? OR b = ?)", (me, me)
-    # LIKE ignores ASCII case; its wildcards and the escape character are escaped
-    plain = [
-        "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        for w in words
-        if w.isascii()
-    ]
+    plain = [w for w in words if w.isascii()]
     sift = ""
     if plain:
         each = " AND ".join(["content LIKE ? ESCAPE '\\'"] * len(plain))
         # a text's length in bytes differs from its length in characters when it has a
         # character beyond ASCII
-        sift = f" AND (({each}) OR length(CAST(content AS BLOB)) != length(content))"
+        sift = f" AND (({each}) OR {WIDE_SQL})"
     found: list[int] = []
     for msg_id, content in db.execute(
         "SELECT id, content FROM messages WHERE id > ? AND id < ? AND deleted = 0"
         f" AND {scope}{sift} ORDER BY id DESC",
-        (upto, before, *params, *plain),
+        (upto, before, *params, *(_like(w) for w in plain)),
     ):
+        if plain and not content.isascii() and not may_hold(content, plain):
+            continue
         if matches(words, search_words(content)):
             found.append(msg_id)
             if len(found) >= limit:
                 break
     return found
+
+
+def _like(word: str) -> str:
+    """A LIKE pattern for text holding ``word`` (search words hold none of LIKE's
+    wildcards, or its escape; escaped all the same)."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def mark_all_indexed(db: Connection) -> None:

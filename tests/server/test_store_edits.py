@@ -350,12 +350,13 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
         await integrity_check(store)
     finally:
         await store.close()
-    # a clean close leaves the index complete, holding exactly the current words
+    # the next server process indexes what is left when idle, exactly the current words
     again = SqliteStore(tmp_path / "chat.db")
-    again.index_every = 10_000
+    again.index_every, again.index_step, again.index_idle = 10_000, 1, 0.01
     await again.open()
     try:
         db = again.io.rdb
+        await wait_until(lambda: again.unindexed == 0 and again._idle_task is None, "catch-up")
         assert await again.io.read(indexed_upto, db) == sent[-1].id
         for word in ("otter", "heron"):
             held = await again.io.read(index_hits, db, word, key)
@@ -370,9 +371,10 @@ async def test_sqlite_search_finds_messages_on_both_sides_of_the_index_mark(
 
 
 async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) -> None:
-    """Messages past the mark when the process died are indexed when the file is next
-    opened; a user deleted meanwhile by another process (chat-server users delete)
-    leaves nothing in the index, before or after."""
+    """Messages past the mark when the process died are indexed by the next server
+    process, when idle; a user deleted meanwhile by another process (chat-server users
+    delete, which leaves the index to the server) leaves nothing in the index, before or
+    after."""
     path = tmp_path / "chat.db"
     crashed = SqliteStore(path)
     crashed.index_every = 10_000
@@ -383,8 +385,8 @@ async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) ->
         kept = [(await crashed.save_message("a", "b", f"walrus {i}")).message for i in range(5)]
         key = crashed.search_key
         assert await crashed.io.read(index_hits, crashed.io.rdb, "walrus", key) == []
-        admin = SqliteStore(path)  # another process, while this one runs
-        await admin.open()  # it indexes what it finds past the mark
+        admin = SqliteStore(path, keep_index=False)  # the command line, while this runs
+        await admin.open()
         try:
             for i in range(5):  # past the mark again
                 await crashed.save_message("c", "a", f"narwhal {i}")
@@ -399,9 +401,12 @@ async def test_sqlite_index_catches_up_with_what_a_crash_left(tmp_path: Path) ->
     finally:
         await crashed.close()
     reopened = SqliteStore(path)
+    reopened.index_step, reopened.index_idle = 1, 0.01
     await reopened.open()
     try:
         db = reopened.io.rdb
+        assert reopened.unindexed == 6  # counted at open: 5 walruses and one more
+        await wait_until(lambda: reopened.unindexed == 0 and reopened._idle_task is None, "")
         assert await reopened.io.read(indexed_upto, db) == more.id
         walruses = await reopened.io.read(index_hits, db, "walrus", key)
         assert sorted(walruses) == [m.id for m in kept] + [more.id]
