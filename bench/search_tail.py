@@ -9,8 +9,8 @@ For each tail size, messages of 10 words from a 5,000-word vocabulary are stored
 indexing, between 2 users (the worst case: every message is the caller's) and between 50;
 then the median and the slowest of QUERIES two-word searches through
 ``SqliteStore.search_messages``, across the caller's conversations and in one of them;
-once with ASCII texts and once with " 👍" at the end of each (a text beyond ASCII takes
-another sift, sqlite_search.unindexed_hits).
+with ASCII texts, with " 👍" at the end of each, and with " café" (texts beyond ASCII
+take another sift, sqlite_search.unindexed_hits; an accent, its slow path).
 """
 
 from __future__ import annotations
@@ -73,12 +73,12 @@ async def main() -> None:
     ap.add_argument("--queries", type=int, default=20)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="search-tail-") as tmp:
-        for end in ("", " \N{THUMBS UP SIGN}"):
+        for end in ("", " \N{THUMBS UP SIGN}", " caf\u00e9"):
             for tail in (int(t) for t in a.tails.split(",")):
                 for users in (2, 50):
                     path = Path(tmp) / f"tail-{tail}-{users}-{len(end)}.db"
                     result = await one(path, tail, users, a.queries, end)
-                    texts = "ASCII" if not end else "with an emoji"
+                    texts = {"": "ASCII", " caf\u00e9": "with an accent"}.get(end, "with an emoji")
                     print(f"{tail} past the mark, {users} users, {texts}: {result}", flush=True)
 
 

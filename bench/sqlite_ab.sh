@@ -41,6 +41,7 @@ for r in $(seq "$rounds"); do
     sleep 3
     c2=$(ticks $pid)
     kill "$pid"; wait "$pid" 2>/dev/null
+    pid=
     echo "$tree round=$r $out cpu_ticks=$((c1 - c0)) after=$((c2 - c1))"
   done
 done

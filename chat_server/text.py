@@ -233,6 +233,8 @@ _FOLDS_TO_ASCII: Final = (
     (0x1FBF0, 0x1FBF9),
 )
 _FOLD_STARTS: Final = [start for start, _ in _FOLDS_TO_ASCII]
+# another Unicode database may fold more characters: may_hold then always folds
+FOLD_TABLE_CURRENT: Final = unicodedata.unidata_version == "14.0.0"
 
 _BEYOND_ASCII: Final = re.compile(r"[^\x00-\x7f]")
 
@@ -250,7 +252,7 @@ def may_hold(text: str, ascii_words: list[str]) -> bool:
     search_words form): False only when search_words(text) certainly lacks one, and
     cheaper than it. Each word's letters must be in the text's lower case, or, when the
     text has characters that fold into ASCII ("Straße", "ﬁ", "é"), in its ascii_letters."""
-    if not any(map(folds_to_ascii, set(_BEYOND_ASCII.findall(text)))):
+    if FOLD_TABLE_CURRENT and not any(map(folds_to_ascii, set(_BEYOND_ASCII.findall(text)))):
         letters = text.lower()
     else:
         letters = ascii_letters(text)

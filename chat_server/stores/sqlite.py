@@ -40,6 +40,7 @@ __all__ = ["PAGE_SIZE", "SYNCHRONOUS_MODES", "SqliteStore"]
 log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 512
+LINGER: Final = 3  # loop passes a busy group commit waits for more writes (batching.py)
 # The search index trails the messages (sqlite_search.py, docs/performance.md): a group
 # commit indexes nothing until the messages past its mark weigh INDEX_EVERY (a message
 # weighs 1, or sqlite_search.WIDE when its text has characters beyond ASCII), then the
@@ -80,7 +81,9 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         self.retention_days = retention_days
         self.inline_writes = self.io.inline_writes
         self._known_peers: set[tuple[int, int]] = set()
-        self._batcher: Batcher[Write, Result] = Batcher(self._write_batch_async, MAX_BATCH)
+        self._batcher: Batcher[Write, Result] = Batcher(
+            self._write_batch_async, MAX_BATCH, linger=LINGER
+        )
         self._seen: dict[str, int] = {}  # userID -> last seen (ms), this process owns it
         self._last_ts = 0
         self._messages = 0
@@ -288,16 +291,16 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             # stored messages are found by their text meanwhile; the next batch after a
             # rest of index_pace re-arms
             log.warning("the search index could not catch up (%s); later", exc)
-            rest = self.index_pace
+            failed, rest = True, self.index_pace
         else:
-            rest = 2 * (time.perf_counter() - started)
+            failed, rest = False, 2 * (time.perf_counter() - started)
         finally:
             self._idle_task = None
         loop = self._loop
         if loop is not None and self._idle_timer is None:
             self._last_step = loop.time()
             self._rest_until = self._last_step + rest
-            if rest < self.index_pace:
+            if not failed:
                 self._arm(loop)
 
     def _index_step_sync(self) -> None:

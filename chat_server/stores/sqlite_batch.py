@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MSG_COLUMNS = "id, a, b, from_seq, content, ts, client_id, edited_at, deleted, reply_to"
+CATCH_UP_MAX = 512  # messages a group commit indexes at most
 Row = tuple[int, int, int, int, str, int, str | None, int | None, int, int | None]
 
 
@@ -57,8 +58,10 @@ class Batch:
         behind = store.unindexed + self.weighed
         if self.inserted and behind >= store.index_every:
             # the oldest: back under index_every (a message weighs 1 at least), and
-            # index_step at least (an FTS5 segment per step, not per commit)
-            self.catch_up(max(behind - store.index_every + 1, store.index_step))
+            # index_step at least (an FTS5 segment per step, not per commit); CATCH_UP_MAX
+            # at most (what one commit may hold the event loop for; the next goes on)
+            need = max(behind - store.index_every + 1, store.index_step)
+            self.catch_up(min(need, CATCH_UP_MAX))
         return self.out
 
     def catch_up(self, limit: int) -> None:

@@ -34,7 +34,7 @@ quiet after it, not on its senders' path; a load that never stops pays the index
 path once index_every is reached, as before. A search matches the messages past the mark
 by their text (unindexed_hits), in the same read transaction as its index query, so every
 stored message is found at once; SQLite sifts the ASCII texts, Python the others (hence
-WIDE): about 4 ms for 16,384 ASCII messages past the mark spread over 50 users, 10 to 18 ms
+WIDE): about 4 ms for 16,384 ASCII messages past the mark spread over 50 users, 7 to 18 ms
 when they are all the caller's (bench/search_tail.py).
 Edits and deletes touch the index only for messages it already holds; catch_up reads
 what is stored when it runs, so a message edited or deleted before it was indexed is
@@ -64,7 +64,7 @@ INDEX_CHUNK: Final = 5000
 # What a message past the mark weighs in SqliteStore.unindexed (which index_every bounds):
 # 1, or WIDE when its text has characters beyond ASCII, which a search matches in Python
 # (unindexed_hits), several times slower than the ASCII texts SQLite sifts.
-WIDE: Final = 8
+WIDE: Final = 16
 WIDE_SQL: Final = "length(CAST(content AS BLOB)) != length(content)"
 
 
@@ -237,7 +237,8 @@ def unindexed_hits(
     if plain:
         each = " AND ".join(["content LIKE ? ESCAPE '\\'"] * len(plain))
         # a text's length in bytes differs from its length in characters when it has a
-        # character beyond ASCII
+        # character beyond ASCII, or a NUL (SQLite's length stops there, and so does
+        # LIKE: such a text goes to Python too)
         sift = f" AND (({each}) OR {WIDE_SQL})"
     found: list[int] = []
     for msg_id, content in db.execute(

@@ -68,8 +68,8 @@ async def test_group_commits_index_the_oldest_once_index_every_trail(tmp_path: P
 async def test_texts_beyond_ascii_weigh_more_past_the_mark(tmp_path: Path) -> None:
     """A search matches the messages past the mark in Python when their text has
     characters beyond ASCII (slower): each weighs WIDE, so fewer of them trail."""
-    assert WIDE == 8
-    store = await opened(tmp_path / "chat.db", index_every=20, index_step=4, index_idle=None)
+    every = 2 * WIDE + 8
+    store = await opened(tmp_path / "chat.db", index_every=every, index_step=4, index_idle=None)
     try:
         await store.save_message("a", "b", "plain words")
         await store.save_message("a", "b", "caf\u00e9 cr\u00e8me")
@@ -77,7 +77,7 @@ async def test_texts_beyond_ascii_weigh_more_past_the_mark(tmp_path: Path) -> No
         await store.save_message("b", "a", "\N{THUMBS UP SIGN} thanks")
         assert store.unindexed == 1 + 2 * WIDE
         last = (await store.save_message("b", "a", "na\u00efve")).message
-        assert await mark(store) == last.id and store.unindexed == 0  # 25 >= 20
+        assert await mark(store) == last.id and store.unindexed == 0  # 1 + 3 * WIDE >= every
     finally:
         await store.close()
     again = SqliteStore(tmp_path / "chat.db")
@@ -208,6 +208,7 @@ TEXTS = [
     "\uff26\uff55\uff4c\uff4c\uff57\uff49\uff44\uff54\uff48 letters",  # fullwidth forms
     "thumbs \N{THUMBS UP SIGN} up, it\N{RIGHT SINGLE QUOTATION MARK}s fine",
     "e\u0301clair fi\ufb01x",  # a combining accent; the ligature fi
+    "before\x00after cafe",  # SQLite's length and LIKE stop at the NUL
 ]
 QUERIES = [
     ["cafe"],
@@ -249,7 +250,8 @@ async def test_a_search_past_the_mark_finds_what_the_index_finds(tmp_path: Path)
             words = search_words(" ".join(query))
             found, _ = await store.search_messages("a", words, None, None, 50)
             assert past[n] == [m.id for m in found], query
-        assert past[0] == [3, 2, 1] and past[2] == [4] and past[4] == [6] and past[6] == [9, 8]
+        assert past[0] == [15, 3, 2, 1] and past[2] == [4] and past[4] == [6]
+        assert past[6] == [9, 8]
         assert past[11] == [] and past[12] == [13] and past[13] == past[14] == [14]
     finally:
         await store.close()

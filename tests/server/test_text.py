@@ -8,7 +8,13 @@ import unicodedata
 
 import pytest
 
-from chat_server.text import ascii_letters, folds_to_ascii, may_hold, search_words
+from chat_server.text import (
+    FOLD_TABLE_CURRENT,
+    ascii_letters,
+    folds_to_ascii,
+    may_hold,
+    search_words,
+)
 
 _ALNUM = re.compile(r"[a-z0-9]")
 
@@ -38,7 +44,11 @@ def test_every_character_that_folds_into_ascii_is_known() -> None:
     """may_hold trusts a text's lower case unless it has a character of _FOLDS_TO_ASCII:
     every character (of this Python's Unicode database) that ascii_letters turns into an
     ASCII letter or digit, and every combining mark, must be in it; and no other
-    character's lower case is ASCII. Fails when a new Unicode version adds one."""
+    character's lower case is ASCII. On another Unicode version than the table's,
+    may_hold folds every text instead (slower, never wrong)."""
+    if not FOLD_TABLE_CURRENT:
+        assert may_hold("Stra\u00dfe", ["strasse"])
+        pytest.skip(f"the table is Unicode 14's, this Python's {unicodedata.unidata_version}")
     missing = []
     for code in range(0x80, 0x110000):
         if 0xD800 <= code <= 0xDFFF:
