@@ -69,8 +69,9 @@ WIDE_SQL: Final = "length(CAST(content AS BLOB)) != length(content)"
 
 
 def weight(content: str) -> int:
-    """What a message saying ``content`` weighs past the mark (WIDE)."""
-    return 1 if content.isascii() else WIDE
+    """What a message saying ``content`` weighs past the mark (WIDE): as WIDE_SQL counts
+    at open, a NUL makes a text wide too (SQLite's length and LIKE stop at it)."""
+    return 1 if content.isascii() and "\x00" not in content else WIDE
 
 
 def weight_past(db: Connection) -> int:
