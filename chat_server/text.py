@@ -59,13 +59,19 @@ def is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
+def _folded(text: str) -> str:
+    """Compatibility-normalised (NFKC) and case-folded: how usernames and search words
+    start to compare."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def username_key(name: str) -> str:
     """The form under which two usernames count as the same: NFKC, case-folded, white
     space collapsed, then reduced to its look-alike skeleton (decancer, which maps
     confusable characters such as Cyrillic "\\u0430" or fullwidth "\\uff41" to the letter
     they resemble, in the spirit of Unicode TS #39). Used by --unique-usernames and by
     chat-tui to mark names that look the same."""
-    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    folded = " ".join(_folded(name).split())
     if folded.isascii():
         return folded
     skeleton = str(decancer_py.parse(folded))
@@ -121,7 +127,7 @@ def search_words(text: str) -> list[str]:
     indexes and matches these, so search behaves the same on all of them."""
     if text.isascii():
         return _ASCII_WORD.findall(text.lower())
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _folded(text)
     words: list[str] = []
     for found in _WORD.findall(folded):
         if _UNSPACED.search(found):
@@ -266,8 +272,8 @@ def ascii_letters(text: str) -> str:
     when its decomposition's other characters are accents it drops), so a text whose
     ascii_letters lack an ASCII query word cannot match; several times cheaper than
     search_words for a text with characters beyond ASCII."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
-    return unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+    decomposed = unicodedata.normalize("NFKD", _folded(text).translate(_FOLD))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
 def matches(query: list[str], words: list[str]) -> bool:
