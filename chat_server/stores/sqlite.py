@@ -55,6 +55,12 @@ INDEX_IDLE: Final = 0.05
 INDEX_PACE: Final = 1.0
 
 _MSG_COLUMNS = MSG_COLUMNS
+# the peer's messages past the reader's marker, up to the peer's last one
+_UNREAD: Final = (
+    "SELECT count(*) FROM messages WHERE a = ? AND b = ? AND id > ? AND id <= ?"
+    " AND from_seq = ? AND deleted = 0"
+)
+_LAST_FROM: Final = "SELECT max(id) FROM messages WHERE a = ? AND b = ? AND from_seq = ?"
 
 
 def _ran(batch: Batch, items: list[Write]) -> Batch:
@@ -81,6 +87,10 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
         self.retention_days = retention_days
         self.inline_writes = self.io.inline_writes
         self._known_peers: set[tuple[int, int]] = set()
+        # (from_seq, to_seq) -> an id no message from -> to is past (0: none), for the
+        # conversations this process stored a message in or counted unread messages of:
+        # an unread count whose peer wrote nothing past the reader's marker needs no scan
+        self._last_from: dict[tuple[int, int], int] = {}
         self._batcher: Batcher[Write, Result] = Batcher(
             self._write_batch_async, MAX_BATCH, linger=LINGER
         )
@@ -398,10 +408,12 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             return Page([], has_more=False)
         return await self.io.read(self._page_sync, key[0], key[1], before, limit, after)
 
-    def _read_states_sync(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
+    def _read_states_sync(
+        self, user_id: str, peer_ids: list[str]
+    ) -> tuple[dict[str, ReadState], dict[tuple[int, int], int]]:
         me, db = self._seq_of.get(user_id), self.io.rdb
         if me is None:
-            return {}
+            return {}, {}
         mine = dict(db.execute("SELECT peer_seq, up_to FROM reads WHERE user_seq = ?", (me,)))
         theirs = {
             peer: (up_to, at)
@@ -411,7 +423,7 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
                 (me,),
             )
         }
-        out = {}
+        out, learned, last_from = {}, {}, self._last_from
         for peer_id in peer_ids:
             peer = self._seq_of.get(peer_id)
             if peer is None:
@@ -419,16 +431,22 @@ class SqliteStore(SqliteEdits, SqliteAdmin):
             read, shown = mine.get(peer), theirs.get(peer, (None, None))
             unread = 0
             if peer != me:
-                (unread,) = db.execute(
-                    "SELECT count(*) FROM messages WHERE a = ? AND b = ? AND id > ?"
-                    " AND from_seq = ? AND deleted = 0",
-                    (*conversation_key(me, peer), read or 0, peer),
-                ).fetchone()
+                key = conversation_key(me, peer)
+                last = last_from.get((peer, me))
+                if last is None:  # once per conversation: a scan of it
+                    (found,) = db.execute(_LAST_FROM, (*key, peer)).fetchone()
+                    last = learned[(peer, me)] = found or 0
+                if last > (read or 0):
+                    (unread,) = db.execute(_UNREAD, (*key, read or 0, last, peer)).fetchone()
             out[peer_id] = ReadState(read, shown[0], shown[1], unread)
-        return out
+        return out, learned
 
     async def read_states(self, user_id: str, peer_ids: list[str]) -> dict[str, ReadState]:
-        return await self.io.read(self._read_states_sync, user_id, peer_ids)
+        states, learned = await self.io.read(self._read_states_sync, user_id, peer_ids)
+        for key, last in learned.items():
+            # a message stored meanwhile set its own, later id (Batch.apply): keep that
+            self._last_from.setdefault(key, last)
+        return states
 
     async def last_seen(self, user_ids: list[str]) -> dict[str, int]:
         return {u: self._seen[u] for u in user_ids if u in self._seen}

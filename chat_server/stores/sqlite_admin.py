@@ -23,6 +23,7 @@ class SqliteAdmin(UserCache):
     retention_days: int
     _seq_of: dict[str, int]
     _known_peers: set[tuple[int, int]]
+    _last_from: dict[tuple[int, int], int]
     _messages: int
     _next_id: int
     _seen: dict[str, int]
@@ -114,6 +115,7 @@ class SqliteAdmin(UserCache):
         erased = self.io.transaction(work)
         self._messages -= erased
         self._known_peers = {k for k in self._known_peers if me not in k}
+        self._last_from = {k: v for k, v in self._last_from.items() if me not in k}
         self._forget(user_id)
         return erased
 

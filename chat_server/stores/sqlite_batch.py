@@ -39,6 +39,7 @@ class Batch:
     rows: list[Row] = field(default_factory=list)  # messages not yet inserted
     inserted: int = 0
     new_peers: set[tuple[int, int]] = field(default_factory=set)
+    last_from: dict[tuple[int, int], int] = field(default_factory=dict)  # store._last_from
     by_client_id: dict[tuple[int, str], Message] = field(default_factory=dict)
     weighed: int = 0  # what the messages of this batch weigh past the index's mark
     indexed: int = 0  # what the messages the index's mark passed in this batch weighed
@@ -117,6 +118,7 @@ class Batch:
             (msg.id, a, b, from_seq, item.content, self.ts, item.client_id, None, 0, item.reply_to)
         )
         self.weighed += weight(item.content)
+        self.last_from[(from_seq, to_seq)] = msg.id
         if item.client_id is not None:
             self.by_client_id[(from_seq, item.client_id)] = msg
         self.out.append(Saved(msg, created=True))
@@ -166,5 +168,6 @@ class Batch:
         behind = store.unindexed + self.weighed - self.indexed
         store.unindexed = 0 if self.index_done else max(behind, 0)
         store._known_peers |= self.new_peers
+        store._last_from.update(self.last_from)
         store._messages += self.inserted
         store._last_ts = self.ts

@@ -115,6 +115,69 @@ async def test_paging_query_is_an_index_seek(tmp_path: Path) -> None:
     assert "SCAN messages" not in plan and "TEMP B-TREE" not in plan, plan
 
 
+async def chat_store(path: Path) -> SqliteStore:
+    store = SqliteStore(path)
+    await store.open()
+    for uid in ("a", "b"):
+        await store.create_user(uid, f"user-{uid}", uid.encode() * 32)
+    return store
+
+
+async def test_an_unread_count_with_nothing_new_from_the_peer_reads_nothing(
+    tmp_path: Path,
+) -> None:
+    """A reconnect of someone who sent 20,000 messages and got no answer counted through
+    all of them at every connect. The store now remembers each conversation's last
+    message per sender, from what it stores or from one scan the first time: with nothing
+    from the peer past the marker, a count runs no query at all."""
+    path = tmp_path / "u.db"
+    store = await chat_store(path)
+    try:
+        for i in range(20):
+            await store.save_message("a", "b", f"m{i}")
+        for process in ("this one", "the next"):
+            queries: list[str] = []
+            store.io.rdb.set_trace_callback(queries.append)
+            assert (await store.read_states("a", ["b"]))["b"].unread == 0
+            assert [q for q in queries if "max(id)" in q or "count(*)" in q] == [
+                "SELECT max(id) FROM messages WHERE a = 1 AND b = 2 AND from_seq = 2"
+            ], (process, queries)  # b's last message: none, found once
+            queries.clear()
+            assert (await store.read_states("a", ["b"]))["b"].unread == 0
+            assert [q for q in queries if "max(id)" in q or "count(*)" in q] == []
+            assert (await store.read_states("b", ["a"]))["a"].unread == 20
+            if process == "this one":  # it stored a's messages: it knows a's last
+                assert [q for q in queries if "max(id)" in q] == [], queries
+            await store.close()
+            store = SqliteStore(path)
+            await store.open()
+        await store.save_message("b", "a", "at last")
+        assert (await store.read_states("a", ["b"]))["b"].unread == 1
+    finally:
+        await store.close()
+
+
+async def test_a_message_stored_during_a_scan_is_not_forgotten(tmp_path: Path) -> None:
+    """The scan of a conversation runs on the reader, on a snapshot: a message from the
+    peer committed meanwhile is newer than what the scan found, and its id wins."""
+    store = await chat_store(tmp_path / "r.db")
+    try:
+        await store.save_message("a", "b", "hello?")
+        real_read = store.io.read
+
+        async def read_then_b_answers(fn: Any, *args: Any) -> Any:
+            result = await real_read(fn, *args)  # found nothing from b
+            await store.save_message("b", "a", "here")
+            return result
+
+        store.io.read = read_then_b_answers  # type: ignore[method-assign]
+        assert (await store.read_states("a", ["b"]))["b"].unread == 0
+        store.io.read = real_read  # type: ignore[method-assign]
+        assert (await store.read_states("a", ["b"]))["b"].unread == 1
+    finally:
+        await store.close()
+
+
 def test_store_urls(tmp_path: Path) -> None:
     store = make_store(f"sqlite://{tmp_path}/a.db?synchronous=full")
     assert isinstance(store, SqliteStore)

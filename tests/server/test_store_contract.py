@@ -233,6 +233,25 @@ async def test_unread_counts_only_the_peers_messages_above_the_marker(chat: Stor
     assert (await store.read_states("a", ["a"]))["a"].unread == 0
 
 
+async def test_unread_counts_follow_messages_stored_after_a_count(chat: Store) -> None:
+    """A count taken once (the SQLite store then remembers the peer's last message) stays
+    right as the peer writes, a message is deleted, and the reader marks."""
+    store = chat
+    for i in range(30):  # a long one-sided conversation: b writes nothing
+        await store.save_message("a", "b", f"a{i}")
+    assert (await store.read_states("a", ["b"]))["b"].unread == 0
+    assert (await store.read_states("a", ["b"]))["b"].unread == 0
+    from_b = [(await store.save_message("b", "a", f"b{i}")).message for i in range(3)]
+    await store.save_message("a", "b", "after")
+    assert (await store.read_states("a", ["b"]))["b"].unread == 3
+    await store.delete_message("b", from_b[2].id)
+    assert (await store.read_states("a", ["b"]))["b"].unread == 2
+    await store.mark_read("a", "b", from_b[0].id, private=True, at_ms=1)
+    assert (await store.read_states("a", ["b"]))["b"].unread == 1
+    await store.mark_read("a", "b", 2**62, private=True, at_ms=2)
+    assert (await store.read_states("a", ["b"]))["b"].unread == 0
+
+
 async def test_a_private_read_moves_the_marker_but_not_the_receipt(chat: Store) -> None:
     store = chat
     sent = [(await store.save_message("a", "b", f"m{i}")).message for i in range(3)]
