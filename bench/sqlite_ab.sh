@@ -8,8 +8,8 @@
 #   --messages 400 --window 4`), e.g. `-- --history 20000`.
 # env: OFF (CHAT_SERVER_BENCH_OFF for every run)
 # prints per run the loadgen's figures, the server's CPU ticks during the load and in the
-# 3 s after it (work the server left for later). Needs the loadgen compare.py installs
-# (/tmp/chat-bench-cache/loadgen).
+# 3 s after it (work the server left for later) and its RSS when the load ended. Needs the
+# loadgen compare.py installs (/tmp/chat-bench-cache/loadgen).
 set -u
 rounds=$1; shift
 trees=()
@@ -38,10 +38,11 @@ for r in $(seq "$rounds"); do
     c0=$(ticks $pid)
     out=$(node "$loadgen" --url "http://127.0.0.1:$free" "${load[@]}" | tail -1)
     c1=$(ticks $pid)
+    rss=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")
     sleep 3
     c2=$(ticks $pid)
     kill "$pid"; wait "$pid" 2>/dev/null
     pid=
-    echo "$tree round=$r $out cpu_ticks=$((c1 - c0)) after=$((c2 - c1))"
+    echo "$tree round=$r $out cpu_ticks=$((c1 - c0)) after=$((c2 - c1)) rss_kb=$rss"
   done
 done

@@ -8,7 +8,8 @@ what it buys, docs/performance.md and docs/security.md the figures).
 - OutputQueue / EngineServer: output bounded on every transport; disconnects that never
   wait for a long-polling client to come back.
 - ChatSocketServer: a client whose packet cannot be handled is closed; handlers learn
-  whether an event asked for an ack (limits.ACK_WANTED).
+  whether an event asked for an ack (limits.ACK_WANTED); event packets go from
+  LeanSocket's read loop straight to the event's handling (take_event).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 import engineio
 import engineio.async_socket
@@ -30,6 +33,10 @@ from chat_server.limits import ACK_WANTED
 from chat_server.transport.frames import SLOW_CONSUMER_BYTES, Corker, ws_frame
 
 log = logging.getLogger(__name__)
+
+# a Socket.IO EVENT in an Engine.IO MESSAGE, default namespace: "42", an optional ack id,
+# then the JSON array (ChatSocketServer.take_event)
+EVENT_PACKET: Final = re.compile(r"42([0-9]{0,15})\[")
 
 
 class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -98,6 +105,8 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     disconnects that never wait for a long-polling client to come and read."""
 
     max_output_buffer = SLOW_CONSUMER_BYTES
+    # an event packet's text -> True when it was handled (ChatSocketServer.take_event)
+    take_event: Callable[[str, str], Awaitable[bool]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -222,6 +231,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                 transport.write(ws_frame(pkt))
         self.transport = transport
         limit = self.server.max_http_buffer_size
+        fast = self.server.take_event
         try:
             while True:
                 try:
@@ -231,12 +241,16 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                 if data is None or len(data) > limit:
                     break
                 try:
-                    pkt = eio_packet.Packet(encoded_packet=data)
-                except Exception:  # not an Engine.IO packet at all: close this client
-                    self.server.logger.info("%s: malformed Engine.IO packet", self.sid)
-                    break
-                try:
-                    await self.receive(pkt)
+                    # an event, the bulk of the traffic: straight to python-socketio's
+                    # event handling (ChatSocketServer.take_event); anything else, or
+                    # an event it does not take, through Engine.IO's packet handling
+                    if fast is None or type(data) is not str or not await fast(self.sid, data):
+                        try:
+                            pkt = eio_packet.Packet(encoded_packet=data)
+                        except Exception:  # not an Engine.IO packet at all: close this client
+                            self.server.logger.info("%s: malformed Engine.IO packet", self.sid)
+                            break
+                        await self.receive(pkt)
                 except engineio.exceptions.SocketIsClosedError:
                     break
                 except Exception as exc:  # a packet the libraries cannot handle
@@ -281,6 +295,37 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
         finally:
             ACK_WANTED.reset(ack)
+
+    def take_events(self) -> None:
+        """Event packets of LeanSocket's read loop come to take_event directly."""
+        if isinstance(self.eio, EngineServer):
+            self.eio.take_event = self.take_event
+
+    async def take_event(self, eio_sid: str, text: str) -> bool:
+        """An event a client sent on the default namespace, handled as python-socketio
+        handles it with ``async_handlers=False`` (``_handle_event``, then
+        ``_handle_event_internal``: the handler, then its ack), without the two packet
+        objects and four layers of dispatch between the websocket and that call (an
+        Engine.IO packet, its ``receive``, its ``_trigger_event``, a Socket.IO packet and
+        ``_handle_eio_message``; docs/performance.md). False when it is anything else:
+        another packet type or namespace, a long ack id, JSON that is not an event's
+        array, a socket not connected; the stock path then takes it, refusals and
+        closing included."""
+        found = EVENT_PACKET.match(text)
+        if found is None:
+            return False
+        try:
+            data = self.packet_class.json.loads(text[found.end() - 1 :])
+        except ValueError:
+            return False
+        if type(data) is not list or not data or type(data[0]) is not str:
+            return False
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is None or not self.manager.is_connected(sid, "/"):
+            return False
+        ack = found.group(1)
+        await self._handle_event_internal(self, sid, eio_sid, data, "/", int(ack) if ack else None)
+        return True
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         sock = self.eio.sockets.get(eio_sid)

@@ -79,6 +79,25 @@ def _aiohttp_ws_writer() -> str | None:
     return None if "_writer" in names else "WebSocketResponse has no _writer"
 
 
+def _take_event_canary() -> str | None:
+    """What take_event stands in for still does only that."""
+    receive = inspect.getsource(engineio.async_socket.AsyncSocket.receive)
+    message = inspect.getsource(socketio.AsyncServer._handle_eio_message)
+    event = inspect.getsource(socketio.AsyncServer._handle_event)
+    if "'message', self.sid, pkt.data" not in receive or "last_ping" in receive:
+        return "AsyncSocket.receive no longer only triggers 'message' for a MESSAGE"
+    if "await self._handle_event(eio_sid, pkt.namespace, pkt.id," not in message:
+        return "_handle_eio_message no longer hands an EVENT to _handle_event"
+    wanted = (
+        "sid_from_eio_sid(eio_sid, namespace)",
+        "is_connected(sid, namespace)",
+        "await self._handle_event_internal(self, sid, eio_sid, data,",
+    )
+    if any(step not in event for step in wanted):
+        return "_handle_event no longer looks up, checks and calls _handle_event_internal"
+    return _has(socketio.AsyncServer(json=None).packet_class, "json")
+
+
 SIO, EIO, AIO = "python-socketio", "python-engineio", "aiohttp"
 _SIO_V, _EIO_V, _AIO_V = "5.18.1", "4.15.1", "3.14.5"
 _Server = socketio.AsyncServer
@@ -163,6 +182,17 @@ REACHES: list[Reach] = [
         lambda: _params(
             _Server._handle_event_internal, "server", "sid", "eio_sid", "data", "namespace", "id"
         ),
+    ),
+    Reach(
+        "ChatSocketServer.take_event does for an event packet what python-engineio's "
+        "AsyncSocket.receive and python-socketio's _handle_eio_message and _handle_event "
+        "do with async_handlers=False: manager.sid_from_eio_sid, manager.is_connected, "
+        "then _handle_event_internal(server, sid, eio_sid, data, namespace, id); "
+        "packet_class.json decodes",
+        SIO,
+        _SIO_V,
+        "event packets skip two packet objects and four dispatch layers (docs/performance.md)",
+        _take_event_canary,
     ),
     Reach(
         "socketio.AsyncManager.emit(event, data, namespace, room, skip_sid, callback, to) "

@@ -46,7 +46,7 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     emits reach the sockets of every process through Redis pub/sub."""
     off = levers_off()
     if config.stock_transport:
-        off |= {"fanout", "compression", "leanread"}
+        off |= {"fanout", "compression", "leanread", "takeevent"}
     json_codec = None if "orjson" in off else OrjsonCodec
     manager: socketio.AsyncManager
     if config.bus_url is not None:
@@ -78,6 +78,8 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     )
     if isinstance(sio, ChatSocketServer):
         sio.lean_sockets = "leanread" not in off
+        if "takeevent" not in off:
+            sio.take_events()
     if isinstance(sio.eio, EngineServer):
         sio.eio.set_output_limit(config.max_output_buffer)
     return sio
