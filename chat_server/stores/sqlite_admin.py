@@ -91,9 +91,11 @@ class SqliteAdmin(UserCache):
             return 0
         now = time.time_ns() // 1_000_000
 
+        peers: list[int] = []
+
         def work(db: sqlite_lib.Connection) -> int:
             erased = 0
-            peers = [
+            peers[:] = [
                 p for (p,) in db.execute("SELECT peer_seq FROM peers WHERE user_seq = ?", (me,))
             ]
             for peer in peers:
@@ -114,8 +116,12 @@ class SqliteAdmin(UserCache):
 
         erased = self.io.transaction(work)
         self._messages -= erased
-        self._known_peers = {k for k in self._known_peers if me not in k}
-        self._last_from = {k: v for k, v in self._last_from.items() if me not in k}
+        # their conversations only: read_states adds to _last_from on the event loop
+        # while this may run on the writer's thread (synchronous=full)
+        for peer in peers:
+            for pair in ((me, peer), (peer, me)):
+                self._known_peers.discard(pair)
+                self._last_from.pop(pair, None)
         self._forget(user_id)
         return erased
 

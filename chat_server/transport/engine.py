@@ -37,6 +37,26 @@ log = logging.getLogger(__name__)
 # a Socket.IO EVENT in an Engine.IO MESSAGE, default namespace: "42", an optional ack id,
 # then the JSON array (ChatSocketServer.take_event)
 EVENT_PACKET: Final = re.compile(r"42([0-9]{0,15})\[")
+# what python-socketio raises when it cannot handle a packet: its client is closed
+UNHANDLEABLE: Final = (ValueError, TypeError, IndexError, KeyError, AttributeError)
+
+
+def parse_event(text: str, loads: Callable[[str], Any]) -> tuple[int | None, list[Any]] | None:
+    """An Engine.IO message holding a Socket.IO event of the default namespace: its ack id
+    and its array (an event name, then the arguments), as python-socketio's packets decode
+    it; None for anything else (another packet type or namespace, an ack id of more than
+    15 digits, JSON that is not such an array)."""
+    found = EVENT_PACKET.match(text)
+    if found is None:
+        return None
+    try:
+        data = loads(text[found.end() - 1 :])
+    except ValueError:
+        return None
+    if type(data) is not list or not data or type(data[0]) is not str:
+        return None
+    ack = found.group(1)
+    return (int(ack) if ack else None), data
 
 
 class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -278,7 +298,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         leaving the client waiting for an answer that never comes."""
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        except UNHANDLEABLE as exc:
             # the handlers themselves never raise (ChatNamespace.trigger_event guards
             # them), so this is python-socketio failing on the packet itself
             self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
@@ -297,8 +317,9 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             ACK_WANTED.reset(ack)
 
     def take_events(self) -> None:
-        """Event packets of LeanSocket's read loop come to take_event directly."""
-        if isinstance(self.eio, EngineServer):
+        """Event packets of LeanSocket's read loop come to take_event directly (it awaits
+        each event where it is read, as python-socketio does with async_handlers=False)."""
+        if isinstance(self.eio, EngineServer) and not self.async_handlers:
             self.eio.take_event = self.take_event
 
     async def take_event(self, eio_sid: str, text: str) -> bool:
@@ -307,24 +328,24 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         ``_handle_event_internal``: the handler, then its ack), without the two packet
         objects and four layers of dispatch between the websocket and that call (an
         Engine.IO packet, its ``receive``, its ``_trigger_event``, a Socket.IO packet and
-        ``_handle_eio_message``; docs/performance.md). False when it is anything else:
-        another packet type or namespace, a long ack id, JSON that is not an event's
-        array, a socket not connected; the stock path then takes it, refusals and
-        closing included."""
-        found = EVENT_PACKET.match(text)
-        if found is None:
-            return False
-        try:
-            data = self.packet_class.json.loads(text[found.end() - 1 :])
-        except ValueError:
-            return False
-        if type(data) is not list or not data or type(data[0]) is not str:
+        ``_handle_eio_message``; docs/performance.md). False when it is anything else
+        (parse_event), or its socket is not connected: the libraries' path then takes
+        it, refusals and closing included. Errors end as they do on that path: what
+        python-socketio cannot handle closes the client, anything else is logged."""
+        event = parse_event(text, self.packet_class.json.loads)
+        if event is None:
             return False
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is None or not self.manager.is_connected(sid, "/"):
             return False
-        ack = found.group(1)
-        await self._handle_event_internal(self, sid, eio_sid, data, "/", int(ack) if ack else None)
+        ack, data = event
+        try:
+            await self._handle_event_internal(self, sid, eio_sid, data, "/", ack)
+        except UNHANDLEABLE as exc:  # as _handle_eio_message
+            self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
+            await self.eio.disconnect(eio_sid)
+        except Exception:  # as Engine.IO's _trigger_event
+            log.exception("handling an event failed")
         return True
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
+from typing import Final
 
 import aiohttp.web
 import engineio
@@ -95,7 +96,33 @@ def _take_event_canary() -> str | None:
     )
     if any(step not in event for step in wanted):
         return "_handle_event no longer looks up, checks and calls _handle_event_internal"
+    # what take_event takes, python-socketio's packet decodes the same way
+    from socketio import packet
+
+    from chat_server.transport.engine import parse_event
+    from chat_server.transport.hooks import OrjsonCodec
+
+    for text in TAKEN_SAMPLES:
+        taken = parse_event(text, OrjsonCodec.loads)
+        pkt = packet.Packet(encoded_packet=text[1:])
+        if taken is None or (pkt.packet_type, pkt.namespace or "/", pkt.id, pkt.data) != (
+            packet.EVENT,
+            "/",
+            *taken,
+        ):
+            return f"python-socketio decodes {text!r} otherwise than take_event"
     return _has(socketio.AsyncServer(json=None).packet_class, "json")
+
+
+# event packets take_event handles itself (engine.parse_event)
+TAKEN_SAMPLES: Final = (
+    '42["private message",{"content":"hi","to":"x"}]',
+    '420["history",{"with":"x","before":12}]',
+    '42007["read",{"from":"x","upTo":9}]',
+    '42123456789012345["typing",{"to":"x"}]',
+    '42["directory",{"prefix":"b"},"extra",1] ',
+    '42["a",[1,{"b":null}],-2.5e3,"\\u00e9\u00e9"]',
+)
 
 
 SIO, EIO, AIO = "python-socketio", "python-engineio", "aiohttp"

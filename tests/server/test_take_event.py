@@ -35,6 +35,11 @@ CASES = [
     '42/other,["directory"]',
     '42 ["directory",{"prefix":"b"}]',
     "42",
+    '42007["nope"]',
+    '42123456789012345["nope"]',  # the longest ack id taken: 15 digits
+    '421234567890123456["nope"]',
+    '42\u0663["nope"]',  # a digit, not an ASCII one: the libraries read it as 3
+    '422["nope"] \n',
 ]
 
 
@@ -109,7 +114,12 @@ async def test_event_packets_are_taken_and_the_rest_left_to_the_libraries(
     raw = await RawWebsocket.open(srv.url, {"username": "sender"})
     try:
         eio_sid = json.loads(raw.received[0][1:])["sid"]
-        for taken in ('42["nope"]', '4217["nope"]', '42["directory",{"prefix":"x"},1]'):
+        for taken in (
+            '42["nope"]',
+            '4217["nope"]',
+            '42123456789012345["nope"]',
+            '42["directory",{"prefix":"x"},1]',
+        ):
             assert await sio.take_event(eio_sid, taken), taken
         for left in (
             "42[]",
@@ -118,6 +128,7 @@ async def test_event_packets_are_taken_and_the_rest_left_to_the_libraries(
             '42["nope"',
             '42/other,["nope"]',
             '421234567890123456["nope"]',
+            '42\u0663["nope"]',
             '45["nope"]',
             '43["nope"]',
             "2",
