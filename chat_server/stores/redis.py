@@ -15,6 +15,7 @@ Key layout (prefix ``chat:``; docs/scaling.md has the full table):
     chat:body:<a>:<b>          HASH   message id -> content (none: deleted)
     chat:words:<a>:<b>         HASH   message id -> its search words (text.search_words)
     chat:edited:<a>:<b>        HASH   message id -> when it was last edited (ms)
+    chat:last:<a>:<b>          HASH   sender's userID -> the id of their latest message
     chat:peers:<userID>        SET    userIDs this user has exchanged messages with
     chat:convs                 SET    every conversation key (for retention)
     chat:cid:<from>:<clientId> STRING "<message id> <conversation key>" (idempotency)
@@ -51,6 +52,7 @@ from chat_server.stores.redis_common import (
     PREFIX,
     client,
     conv_key,
+    last_key,
     side_keys,
     text,
     unavailable,
@@ -294,6 +296,7 @@ class RedisStore(RedisMessages, RedisAdmin, RedisReads):
             f"{PREFIX}cid:{item.from_id}:{cid}" if cid else f"{PREFIX}cid:-",
             f"{PREFIX}msgcount",
             *side_keys(conv),
+            last_key(conv),
         ]
         args = [item.from_id, item.to_id, item.content, now, cid or "", now // 60_000, conv]
         reply_to = "" if item.reply_to is None else item.reply_to

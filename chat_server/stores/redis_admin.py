@@ -13,6 +13,7 @@ from chat_server.stores.redis_common import (
     PREFIX,
     conv_key,
     int_or_none,
+    last_key,
     side_keys,
     text,
     unavailable,
@@ -108,7 +109,7 @@ class RedisAdmin(UserCache):
             for peer in peers:
                 conv = conv_key(user_id, peer)
                 pipe.xlen(conv)
-                pipe.delete(conv, *side_keys(conv))
+                pipe.delete(conv, *side_keys(conv), last_key(conv))
                 pipe.srem(f"{PREFIX}peers:{peer}", user_id)
                 pipe.srem(f"{PREFIX}convs", conv)
             pipe.delete(f"{PREFIX}peers:{user_id}")

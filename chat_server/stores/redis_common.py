@@ -48,6 +48,12 @@ def side_keys(conv: str) -> tuple[str, str, str]:
     return f"{PREFIX}body:{tail}", f"{PREFIX}words:{tail}", f"{PREFIX}edited:{tail}"
 
 
+def last_key(conv: str) -> str:
+    """A conversation's hash of each sender's latest message id (unread counts stop there,
+    and need no scan when it is at or below the reader's marker)."""
+    return f"{PREFIX}last:{conv[len(PREFIX) + len('conv:') :]}"
+
+
 def text(value: object) -> str:
     """A Redis reply as str (replies are bytes; the stubs say bytes | str)."""
     return value.decode() if isinstance(value, bytes) else str(value)

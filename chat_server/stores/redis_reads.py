@@ -14,6 +14,7 @@ from chat_server.stores.redis_common import (
     PREFIX,
     conv_key,
     int_or_none,
+    last_key,
     side_keys,
     text,
     unavailable,
@@ -48,7 +49,7 @@ class RedisReads(UserCache):
             for peer in peer_ids:
                 args = [peer, mine.get(peer, 0), UNREAD_CAP if peer != user_id else 0]
                 conv = conv_key(user_id, peer)
-                keys = [conv, side_keys(conv)[0]]
+                keys = [conv, side_keys(conv)[0], last_key(conv)]
                 await self._count_unread(keys=keys, args=args, client=pipe)
             unread = await pipe.execute()
         out = {}

@@ -40,7 +40,7 @@ end
 """
 
 # KEYS: msgid, conv, peers:from, peers:to, convs, idmarks, cid (or ""), msgcount, body,
-# words, edited. ARGV: from, to, content, ts, clientId (or ""), minute, conv key, cid ttl
+# words, edited, last. ARGV: from, to, content, ts, clientId (or ""), minute, conv key, cid ttl
 # (0: none), words (the search index's), replyTo (or ""), key prefix.
 # Returns {created (0/1), then the row (see _ROW)}
 SAVE_MESSAGE: Final = (
@@ -72,6 +72,7 @@ else
 end
 redis.call('HSET', KEYS[9], id, ARGV[3])
 redis.call('HSET', KEYS[10], id, ARGV[9])
+redis.call('HSET', KEYS[12], ARGV[1], id)
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[5], ARGV[7])
@@ -199,27 +200,53 @@ end
 return {tostring(target), 1}
 """
 
-# KEYS: the conversation stream, its body hash. ARGV: the peer, the marker (entries after
-# it count), cap. Returns how many of the peer's messages (not deleted: they have a body)
-# come after the marker (at most cap).
+# KEYS: the conversation stream, its body hash, its last hash. ARGV: the peer, the marker
+# (entries after it count), cap. Returns how many of the peer's messages (not deleted:
+# they have a body) come after the marker (at most cap). The last hash holds each
+# sender's latest id (SAVE_MESSAGE sets it); a conversation written before it existed
+# learns it here, once, from the newest end of the stream. Nothing from the peer past the
+# marker: no scan at all; else the scan stops at the peer's latest message.
 COUNT_UNREAD: Final = """
-local count, after, cap = 0, ARGV[2] .. '-0', tonumber(ARGV[3])
-while count < cap do
-  local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', 500)
-  if #entries == 0 then break end
-  for _, entry in ipairs(entries) do
-    local fields = entry[2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'f' then
-        if fields[i + 1] == ARGV[1] and redis.call('HEXISTS', KEYS[2],
-            string.match(entry[1], '^(%d+)')) == 1 then
-          count = count + 1
-        end
+local cap = tonumber(ARGV[3])
+if cap == 0 then return 0 end
+local function sender(entry)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'f' then return fields[i + 1] end
+  end
+end
+local last = redis.call('HGET', KEYS[3], ARGV[1])
+if not last then
+  last = '0'
+  local before, seen = '+', false
+  while last == '0' do
+    local entries = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 500)
+    for _, entry in ipairs(entries) do
+      seen = true
+      if sender(entry) == ARGV[1] then
+        last = string.match(entry[1], '^(%d+)')
         break
       end
+      before = '(' .. entry[1]
+    end
+    if #entries < 500 then break end
+  end
+  -- an empty (or erased) conversation leaves no key behind
+  if not seen then return 0 end
+  redis.call('HSET', KEYS[3], ARGV[1], last)
+end
+if tonumber(last) <= tonumber(ARGV[2]) then return 0 end
+local count, after = 0, ARGV[2] .. '-0'
+while count < cap do
+  local entries = redis.call('XRANGE', KEYS[1], '(' .. after, last .. '-0', 'COUNT', 500)
+  for _, entry in ipairs(entries) do
+    if sender(entry) == ARGV[1] and redis.call('HEXISTS', KEYS[2],
+        string.match(entry[1], '^(%d+)')) == 1 then
+      count = count + 1
     end
     after = entry[1]
   end
+  if #entries < 500 then break end
 end
 return math.min(count, cap)
 """

@@ -195,6 +195,62 @@ async def test_redis_a_deleted_text_is_in_no_key(
         await store.close()
 
 
+async def test_redis_an_unread_count_with_nothing_new_from_the_peer_reads_no_stream(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The count of the peer's messages past the reader's marker scanned the whole
+    conversation when the peer had written nothing since (66 ms a reconnect after 20,000
+    messages). chat:last:<a>:<b> keeps each sender's latest id; a conversation stored
+    before it existed learns it once."""
+    url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
+    store = make_store(url)
+    await store.open()
+    try:
+        for uid in ("a", "b"):
+            await store.create_user(uid, uid, hash_session_id(uid))
+        for i in range(30):
+            await store.save_message("a", "b", f"m{i}")
+        r = store.redis  # type: ignore[attr-defined]
+
+        async def stream_reads() -> int:
+            stats = await r.info("commandstats")
+            return sum(
+                stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("xrange", "xrevrange")
+            )
+
+        for stored_before_the_hash in (False, True):
+            if stored_before_the_hash:
+                await r.delete("chat:last:a:b")
+            assert (await store.read_states("a", ["b"]))["b"].unread == 0  # learns: none
+            await r.config_resetstat()
+            assert (await store.read_states("a", ["b"]))["b"].unread == 0
+            assert await stream_reads() == 0
+            assert (await store.read_states("b", ["a"]))["a"].unread == 30
+        answer = (await store.save_message("b", "a", "at last")).message
+        assert (await store.read_states("a", ["b"]))["b"].unread == 1
+        await store.mark_read("a", "b", answer.id, private=True, at_ms=1)
+        await r.config_resetstat()
+        assert (await store.read_states("a", ["b"]))["b"].unread == 0  # read: no scan
+        assert await stream_reads() == 0
+        await store.delete_user("b")
+        assert not await r.exists("chat:last:a:b")
+        assert (await store.read_states("a", ["b"]))["b"].unread == 0
+        assert not await r.exists("chat:last:a:b")  # a count leaves no key for nothing
+
+        # learning from the newest end over more than one batch of 500 entries
+        await store.create_user("c", "c", hash_session_id("c"))
+        first = (await store.save_message("c", "a", "once")).message
+        for i in range(600):
+            await store.save_message("a", "c", f"n{i}")
+        await r.delete("chat:last:a:c")
+        assert (await store.read_states("a", ["c"]))["c"].unread == 1
+        assert int(await r.hget("chat:last:a:c", "c")) == first.id
+        await store.delete_message("c", first.id)
+        assert (await store.read_states("a", ["c"]))["c"].unread == 0
+    finally:
+        await store.close()
+
+
 async def test_a_store_opened_on_text_in_streams_moves_it_out(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
