@@ -96,17 +96,8 @@ def main() -> None:
     parser.add_argument("--orjson", action="store_true", help="orjson for Socket.IO's JSON")
     args = parser.parse_args()
     codec: Any = json
-    if args.orjson:
-        import orjson
-
-        class OrjsonCodec:
-            @staticmethod
-            def dumps(obj: Any, **_: Any) -> str:
-                return orjson.dumps(obj).decode()
-
-            @staticmethod
-            def loads(s: str | bytes, **_: Any) -> Any:
-                return orjson.loads(s)
+    if args.orjson:  # the JSON interface chat-server gives python-socketio (orjson)
+        from chat_server.transport.hooks import OrjsonCodec
 
         codec = OrjsonCodec
     loop_factory = None

@@ -5,6 +5,8 @@ keys: the SQLite file, its WAL and search index, and every Redis key."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -166,15 +168,24 @@ async def test_sqlite_a_deleted_text_leaves_every_file_within_two_seconds(
     assert not files_holding(tmp_path, b"zanzibarquokka7")
 
 
-async def test_redis_a_deleted_text_is_in_no_key(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def redis_chat(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A Redis store (a flushed redis-server) with users a and b."""
     url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
     store = make_store(url)
     await store.open()
     try:
         for uid in ("a", "b"):
             await store.create_user(uid, uid, hash_session_id(uid))
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_redis_a_deleted_text_is_in_no_key(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with redis_chat(request, tmp_path) as store:
         for i in range(20):
             await store.save_message("a", "b", f"filler {i}")
         m = (await store.save_message("b", "a", SECRET, client_id="c-1")).message
@@ -191,8 +202,6 @@ async def test_redis_a_deleted_text_is_in_no_key(
         assert await keys_holding(b"zanzibarquokka7")  # DUMP shows what a key keeps
         await store.delete_message("b", m.id)
         assert await keys_holding(b"zanzibarquokka7") == []
-    finally:
-        await store.close()
 
 
 async def test_redis_an_unread_count_with_nothing_new_from_the_peer_reads_no_stream(
@@ -202,12 +211,7 @@ async def test_redis_an_unread_count_with_nothing_new_from_the_peer_reads_no_str
     conversation when the peer had written nothing since (66 ms a reconnect after 20,000
     messages). chat:last:<a>:<b> keeps each sender's latest id; a conversation stored
     before it existed learns it once."""
-    url = Harness(tmp_path, "redis", redis_for(request, "redis")).store_url()
-    store = make_store(url)
-    await store.open()
-    try:
-        for uid in ("a", "b"):
-            await store.create_user(uid, uid, hash_session_id(uid))
+    async with redis_chat(request, tmp_path) as store:
         for i in range(30):
             await store.save_message("a", "b", f"m{i}")
         r = store.redis  # type: ignore[attr-defined]
@@ -247,8 +251,6 @@ async def test_redis_an_unread_count_with_nothing_new_from_the_peer_reads_no_str
         assert int(await r.hget("chat:last:a:c", "c")) == first.id
         await store.delete_message("c", first.id)
         assert (await store.read_states("a", ["c"]))["c"].unread == 0
-    finally:
-        await store.close()
 
 
 async def test_a_store_opened_on_text_in_streams_moves_it_out(
