@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.notifications import Notification
 from textual.pilot import Pilot
 
 from chat_tui import messages as m
@@ -107,6 +108,19 @@ def login_text(app: ChatApp, selector: str) -> str:
 
 async def login_screen_says(app: ChatApp, selector: str, text: str) -> None:
     await wait_until(lambda: text in login_text(app, selector), f"{text!r} in {selector}")
+
+
+async def notices(app: ChatApp, has: Callable[[Notification], bool], what: str) -> list[str]:
+    """The notifications that ``has`` picks, once there is one. Textual adds a
+    notification to the app when its Notify message is handled, after the handler that
+    called notify() returns: a test that waited for another effect of that handler may
+    look before it is there."""
+
+    def picked() -> list[Notification]:
+        return [n for n in app._notifications if has(n)]
+
+    await wait_until(lambda: bool(picked()), what)
+    return [str(n.message) for n in picked()]
 
 
 def on_chat(app: ChatApp) -> bool:

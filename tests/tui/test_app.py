@@ -24,6 +24,7 @@ from tests.tui.conftest import (
     conversation_lines,
     delivered,
     login_screen_says,
+    notices,
     on_chat,
     read_json,
     roster_rows,
@@ -112,7 +113,7 @@ async def test_send_receive_unread_marker_and_notification(
         await carol.send(app.state.self_id or "", "psst")
         await wait_until(lambda: "● carol [1]" in roster_rows(app), "unread count")
         assert app.bells == 1
-        assert any("psst" in str(n.message) for n in app._notifications)
+        await notices(app, lambda n: "psst" in str(n.message), "the notification")
         await pilot.press("alt+a")  # the next conversation with unread messages
         assert app.state.open_id == carol.user_id
         assert "● carol" in roster_rows(app)
@@ -392,7 +393,7 @@ async def test_sends_over_the_rate_limit_wait_and_go_out_by_themselves(
         )
         page = await bob.call("history", {"with": app.state.self_id})
         assert len(page["messages"]) == 3
-        held = [n for n in app._notifications if "faster than the server" in str(n.message)]
+        held = await notices(app, lambda n: "faster than the server" in str(n.message), "notice")
         assert len(held) == 1  # said once, not for every retry
 
 

@@ -22,7 +22,15 @@ from chat_tui.screens.switcher import SwitcherScreen
 from chat_tui.session_file import Session
 from chat_tui.state import display_names
 from tests.conftest import Harness, wait_until
-from tests.tui.conftest import SIZE, chat_ready, on_chat, roster_rows, running, session_file
+from tests.tui.conftest import (
+    SIZE,
+    chat_ready,
+    notices,
+    on_chat,
+    roster_rows,
+    running,
+    session_file,
+)
 from tests.tui.fake import ME, FakeLink, entry
 
 OSC52 = "\x1b]52;c;SGlKQUNLRUQ=\x07"  # write to the clipboard
@@ -151,5 +159,5 @@ async def test_a_frame_too_large_stops_the_client_with_its_reason(
     async with running(app):
         await wait_until(lambda: app.status.link is LinkState.STOPPED, "the client to stop")
         assert "larger than 0.5 MiB" in app.status.detail
-        attempts = [n for n in app._notifications if "Stopped" in str(n.title)]
+        attempts = await notices(app, lambda n: n.title == "Stopped", "the notice")
         assert len(attempts) == 1  # said once, not retried in a loop

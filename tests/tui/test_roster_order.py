@@ -14,7 +14,7 @@ from chat_tui.prefs import Prefs
 from chat_tui.records import ChatMessage
 from chat_tui.screens.switcher import SwitcherScreen
 from tests.conftest import wait_until
-from tests.tui.conftest import fake_chat, roster_rows, session_file
+from tests.tui.conftest import fake_chat, notices, roster_rows, session_file
 from tests.tui.fake import BOB, CAROL, ME, entry
 
 DAVE = "da7e000000000000"
@@ -57,8 +57,8 @@ def test_the_config_file_chooses_the_first_order(tmp_path: Path) -> None:
     path.write_text('sort = "name"\n')
     assert load(path) == (Config(sort="name"), [])
     path.write_text('sort = "newest"\n')
-    config, notices = load(path)
-    assert config.sort == "recent" and "sort must be" in notices[0]
+    config, problems = load(path)
+    assert config.sort == "recent" and "sort must be" in problems[0]
 
 
 async def test_a_hidden_conversation_comes_back_with_a_new_message(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ async def test_a_hidden_conversation_comes_back_with_a_new_message(tmp_path: Pat
         await pilot.press("alt+h")
         await wait_until(lambda: "carol" not in names(app), "carol hidden")
         assert app.state.open_id == BOB  # the next one opens
-        assert any("hidden until a new message" in str(n.message) for n in app._notifications)
+        await notices(app, lambda n: "hidden until a new message" in str(n.message), "notice")
         await pilot.press("ctrl+n", "ctrl+n")  # stepping skips it
         assert app.state.open_id in (ME, BOB)
     async with fake_chat(sf, *people, rows=2) as (app, link, pilot):
