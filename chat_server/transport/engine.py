@@ -299,10 +299,13 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         try:
             await super()._handle_eio_message(eio_sid, data)
         except UNHANDLEABLE as exc:
-            # the handlers themselves never raise (ChatNamespace.trigger_event guards
-            # them), so this is python-socketio failing on the packet itself
-            self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
-            await self.eio.disconnect(eio_sid)
+            await self._close_malformed(eio_sid, exc)
+
+    async def _close_malformed(self, eio_sid: str, exc: Exception) -> None:
+        """python-socketio failed on a client's packet (the handlers themselves never
+        raise: ChatNamespace.trigger_event guards them): that client is closed."""
+        self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
+        await self.eio.disconnect(eio_sid)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
@@ -342,8 +345,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         try:
             await self._handle_event_internal(self, sid, eio_sid, data, "/", ack)
         except UNHANDLEABLE as exc:  # as _handle_eio_message
-            self.logger.info("closing %s: malformed packet (%r)", eio_sid, exc)
-            await self.eio.disconnect(eio_sid)
+            await self._close_malformed(eio_sid, exc)
         except Exception:  # as Engine.IO's _trigger_event
             log.exception("handling an event failed")
         return True
